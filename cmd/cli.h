@@ -1,0 +1,41 @@
+// The projd command line: CLI11 -> config -> validate -> build objects -> run.
+//
+// Each subcommand lives in its own cmd/<name>_command.cc and registers itself with
+// Add<Name>Command(app, invocation): it declares its flags and sets invocation.action.
+// Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "orchestrator/config_loader.h"
+
+namespace projd::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// State shared by the subcommands of one invocation.
+struct Invocation {
+  SettingMap env;    // the process environment
+  SettingMap flags;  // configuration given as flags, keyed by variable name
+  LoadedConfig loaded;  // filled in after parsing, before the action runs
+  std::string program;  // argv[0]
+  // The selected subcommand's work; returns the exit code.
+  std::function<int()> action;
+};
+
+// Adds one flag per configuration variable (--heartbeat-interval for
+// HEARTBEAT_INTERVAL, ...) to `cmd`, storing given values in invocation.flags.
+void AddConfigFlags(CLI::App& cmd, Invocation& invocation);
+
+// Runs the command line. `env` is the process environment.
+int Main(int argc, char** argv, const SettingMap& env);
+
+// Subcommands.
+void AddMigrateCommand(CLI::App& app, Invocation& invocation);
+
+}  // namespace projd::cli

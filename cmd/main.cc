@@ -1,0 +1,15 @@
+// The projd binary: wiring only (see cmd/cli.h).
+#include <string>
+
+#include "cmd/cli.h"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  projd::SettingMap env;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv = *e;
+    if (const auto eq = kv.find('='); eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return projd::cli::Main(argc, argv, env);
+}

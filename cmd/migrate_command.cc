@@ -1,0 +1,31 @@
+// `projd migrate`: apply pending schema migrations.
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "orchestrator/pg/migrator.h"
+
+namespace projd::cli {
+
+void AddMigrateCommand(CLI::App& app, Invocation& invocation) {
+  auto* cmd = app.add_subcommand("migrate", "apply pending schema migrations (idempotent)");
+  AddConfigFlags(*cmd, invocation);
+  static bool dry_run = false;
+  cmd->add_flag("--dry-run", dry_run, "list pending migrations without applying them");
+  cmd->callback([&invocation] {
+    invocation.action = [&invocation] {
+      const Config& c = invocation.loaded.config;
+      pg::Migrator migrator({c.database_url, c.database_schema, "projd-migrate"});
+      if (dry_run) {
+        for (const auto& name : migrator.Pending()) std::cout << "pending " << name << "\n";
+        return kExitOk;
+      }
+      const auto result = migrator.Migrate();
+      for (const auto& name : result.applied) std::cout << "applied " << name << "\n";
+      std::cout << "schema " << c.database_schema << " is up to date (" << result.applied.size()
+                << " applied, " << result.already_applied << " already applied)\n";
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace projd::cli

@@ -1,0 +1,15 @@
+# Turns the numbered SQL files into a C++ source so the binary carries its schema.
+# Invoked at build time: cmake -DOUT=<file> -DSRC_DIR=<dir> -P embed.cmake
+file(GLOB sql_files "${SRC_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT sql_files)
+set(body "")
+foreach(f IN LISTS sql_files)
+  get_filename_component(name "${f}" NAME_WE)
+  string(SUBSTRING "${name}" 0 4 version)
+  math(EXPR version "${version} + 0")
+  file(READ "${f}" sql)
+  string(APPEND body "    {${version}, \"${name}\", R\"projd_sql(${sql})projd_sql\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from migrations/*.sql by migrations/embed.cmake. Do not edit.\n#include \"migrations/embedded_migrations.h\"\n\nnamespace projd {\nnamespace {\nconst MigrationFile kMigrations[] = {\n${body}};\n}  // namespace\n\nstd::span<const MigrationFile> EmbeddedMigrations() { return kMigrations; }\n\n}  // namespace projd\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every benchmark against a private PostgreSQL (make bench). Prints figures only.
+set -euo pipefail
+build_dir=${1:-build}
+benches=()
+for b in "$build_dir"/bench/projd_*_bench; do
+  [[ -x "$b" ]] && benches+=("$b")
+done
+if [[ ${#benches[@]} -eq 0 ]]; then
+  echo "no benchmarks built in $build_dir/bench"
+  exit 0
+fi
+for b in "${benches[@]}"; do
+  echo "== $(basename "$b")"
+  "$build_dir/tests/projd-testpg" -- "$b"
+done

@@ -7,22 +7,16 @@
 
 namespace projd::cli {
 
-void AddConfigFlags(CLI::App& cmd, Invocation& invocation) {
-  struct FlagSpec {
-    const char* flag;
-    const char* variable;
-    const char* help;
-  };
-  static constexpr FlagSpec kFlags[] = {
-      {"--database-url", "DATABASE_URL", "PostgreSQL connection URL"},
-      {"--database-schema", "DATABASE_SCHEMA", "schema holding projd's tables (default public)"},
-      {"--replica-set", "REPLICA_SET", "replica-set name (default \"default\")"},
-  };
-  for (const auto& f : kFlags) {
-    const std::string variable = f.variable;
-    cmd.add_option_function<std::string>(
-        f.flag, [&invocation, variable](const std::string& v) { invocation.flags[variable] = v; },
-        std::string(f.help) + " [env " + variable + "]");
+Logger MakeLogger(const Invocation& invocation, const std::string& name) {
+  const Config& c = invocation.loaded.config;
+  return Logger(name, c.log_level, c.log_format);
+}
+
+void RequireDatabaseUrl(const Invocation& invocation) {
+  if (invocation.loaded.config.database_url.empty()) {
+    throw UsageError(
+        "DATABASE_URL is not set: give the database as DATABASE_URL=postgresql://user:pass@host:5432/db "
+        "or --database-url");
   }
 }
 
@@ -35,6 +29,10 @@ int Main(int argc, char** argv, const SettingMap& env) {
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", std::string("projd ") + kVersion + " (" + kRevision + ")");
   AddMigrateCommand(app, invocation);
+  AddAppendCommand(app, invocation);
+  AddSeedCommand(app, invocation);
+  AddDemoCommand(app, invocation);
+  AddRunCommand(app, invocation);
 
   try {
     app.parse(argc, argv);
@@ -49,10 +47,15 @@ int Main(int argc, char** argv, const SettingMap& env) {
   invocation.loaded = LoadConfig(invocation.env, invocation.flags);
   if (!invocation.loaded.ok()) {
     for (const auto& p : invocation.loaded.problems) std::cerr << "projd: " << p.message << "\n";
+    std::cerr << "projd: invalid configuration (see docs/configuration.md)\n";
     return kExitUsage;
   }
+  for (const auto& w : invocation.loaded.warnings) std::cerr << "projd: warning: " << w << "\n";
   try {
     return invocation.action();
+  } catch (const UsageError& e) {
+    std::cerr << "projd: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const TransientError& e) {
     std::cerr << "projd: database unavailable: " << e.what() << "\n";
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "orchestrator/config_loader.h"
+#include "orchestrator/logging.h"
 
 namespace projd::cli {
 
@@ -28,14 +29,36 @@ struct Invocation {
   std::function<int()> action;
 };
 
+// "--heartbeat-interval" for "HEARTBEAT_INTERVAL".
+std::string FlagName(const std::string& variable);
+
 // Adds one flag per configuration variable (--heartbeat-interval for
 // HEARTBEAT_INTERVAL, ...) to `cmd`, storing given values in invocation.flags.
 void AddConfigFlags(CLI::App& cmd, Invocation& invocation);
+
+// The effective configuration, one line per variable: name, source, value (masked).
+std::string PrintConfig(const LoadedConfig& loaded);
+
+// The logger for a command, from LOG_LEVEL and LOG_FORMAT.
+Logger MakeLogger(const Invocation& invocation, const std::string& name);
+
+// Throws UsageError when DATABASE_URL is unset.
+void RequireDatabaseUrl(const Invocation& invocation);
+
+// A usage problem found while running a command (exit code 2).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // Runs the command line. `env` is the process environment.
 int Main(int argc, char** argv, const SettingMap& env);
 
 // Subcommands.
 void AddMigrateCommand(CLI::App& app, Invocation& invocation);
+void AddAppendCommand(CLI::App& app, Invocation& invocation);
+void AddSeedCommand(CLI::App& app, Invocation& invocation);
+void AddDemoCommand(CLI::App& app, Invocation& invocation);
+void AddRunCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

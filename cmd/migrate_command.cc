@@ -1,5 +1,6 @@
 // `projd migrate`: apply pending schema migrations.
 #include <iostream>
+#include <memory>
 
 #include "cmd/cli.h"
 #include "orchestrator/pg/migrator.h"
@@ -9,13 +10,14 @@ namespace projd::cli {
 void AddMigrateCommand(CLI::App& app, Invocation& invocation) {
   auto* cmd = app.add_subcommand("migrate", "apply pending schema migrations (idempotent)");
   AddConfigFlags(*cmd, invocation);
-  static bool dry_run = false;
-  cmd->add_flag("--dry-run", dry_run, "list pending migrations without applying them");
-  cmd->callback([&invocation] {
-    invocation.action = [&invocation] {
+  auto dry_run = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry_run, "list pending migrations without applying them");
+  cmd->callback([&invocation, dry_run] {
+    invocation.action = [&invocation, dry_run] {
+      RequireDatabaseUrl(invocation);
       const Config& c = invocation.loaded.config;
       pg::Migrator migrator({c.database_url, c.database_schema, "projd-migrate"});
-      if (dry_run) {
+      if (*dry_run) {
         for (const auto& name : migrator.Pending()) std::cout << "pending " << name << "\n";
         return kExitOk;
       }

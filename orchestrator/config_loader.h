@@ -31,8 +31,15 @@ struct LoadedConfig {
   bool ok() const { return problems.empty(); }
 };
 
+// Names of every configuration variable, in documentation order.
+std::vector<std::string> ConfigVariables();
+
+// The effective value of `variable` as text (durations in Go syntax, DATABASE_URL with
+// its password masked).
+std::string ConfigValueText(const Config& config, const std::string& variable);
+
 // Parses and validates. `env` holds the process environment (unrelated variables are
-// ignored); `flags` holds values given on the command line, keyed by variable name.
+// ignored; POD_NAME and HOSTNAME feed the WORKER_NAME default); `flags` holds values given on the command line, keyed by variable name.
 LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags);
 
 }  // namespace projd

@@ -91,6 +91,27 @@ std::string MaskDatabaseUrl(std::string_view url) {
   return IsUri(url) ? MaskUri(url) : MaskKeywords(url);
 }
 
+std::string MaskSecrets(std::string_view text) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto a = text.find("postgresql://", i);
+    auto b = text.find("postgres://", i);
+    const auto start = std::min(a, b);
+    if (start == std::string_view::npos) break;
+    out += MaskKeywords(text.substr(i, start - i));
+    auto end = start;
+    while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) &&
+           text[end] != '"' && text[end] != '\'') {
+      ++end;
+    }
+    out += MaskUri(text.substr(start, end - start));
+    i = end;
+  }
+  if (i < text.size()) out += MaskKeywords(text.substr(i));
+  return out;
+}
+
 std::string WithConnectionParameter(std::string_view url, std::string_view key,
                                     std::string_view value) {
   std::string out(url);

@@ -14,6 +14,10 @@ namespace projd {
 // (password=secret, password='a b'). Never throws.
 std::string MaskDatabaseUrl(std::string_view url);
 
+// Masks every password in free text: connection URIs anywhere in it
+// ("... postgresql://u:secret@h/db ...") and password=... keywords. For log lines.
+std::string MaskSecrets(std::string_view text);
+
 // Returns the connection string with libpq parameter `key` set to `value`, keeping the
 // form (URI or keyword) of `url`. The value is escaped for that form.
 std::string WithConnectionParameter(std::string_view url, std::string_view key,

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libpqxx-dev libpq-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev
+  libpqxx-dev libpq-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   prometheus-cpp-dev catch2 postgresql-15 postgresql-client-15
 )
 # Extra tools the test suite uses (promtool, kubectl rendering, schema checks) are

@@ -24,7 +24,7 @@ constexpr const char* kChunkSql =
     " SELECT 'seed', 'account', b.aggregate_id, b.base + i / $3::bigint + 1,"
     "        (ARRAY['AccountOpened','MoneyDeposited','MoneyWithdrawn','AddressChanged'])"
     "          [CASE WHEN i / $3::bigint = 0 THEN 1 ELSE 2 + (i % 3)::int END],"
-    "        convert_to(format('{\"n\":%s,\"amount\":%s}', i, (i * 7919) % 1000), 'UTF8'),"
+    "        convert_to(format('{\"n\":%s,\"amount\":%s}', i, (i * 7919) % 997), 'UTF8'),"
     "        '{\"source\":\"projd seed\"}'::jsonb"
     " FROM generate_series($1::bigint, $2::bigint - 1) AS i"
     " JOIN projd_seed_base b ON b.idx = i % $3::bigint"

@@ -1,6 +1,8 @@
 // The projd binary as an operator runs it: configuration errors, append, seed.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 
@@ -90,4 +92,27 @@ TEST_CASE("projd seed loads the requested events and reports a rate", "[pg][cli]
   CHECK_THAT(r.out, Catch::Contains("seeded 5000 events over 50 aggregates") && Catch::Contains("events/s"));
   CHECK(db.Scalar<int>("SELECT count(*) FROM events") == 5000);
   CHECK(db.Scalar<int>("SELECT count(DISTINCT aggregate_id) FROM events") == 50);
+}
+
+TEST_CASE("projd demo runs against DATABASE_URL", "[pg][cli][demo]") {
+  PgTestSchema db(/*migrate=*/false);
+  const auto r = RunProcess({PROJD_BINARY, "demo", "--events", "2000", "--aggregates", "100"},
+                            {{"DATABASE_URL", db.url()}, {"DATABASE_SCHEMA", db.schema()}});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("holds 2000 events in 100 aggregates"));
+  CHECK(db.Scalar<int>("SELECT count(*) FROM events") == 2000);
+}
+
+TEST_CASE("projd demo without DATABASE_URL starts and removes a private PostgreSQL", "[pg][cli][demo]") {
+  const auto r = RunProcess({PROJD_BINARY, "demo", "--events", "1000", "--aggregates", "10"},
+                            {{"-DATABASE_URL", ""}});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("starting a private PostgreSQL") &&
+                        Catch::Contains("holds 1000 events in 10 aggregates"));
+  const auto at = r.out.find("data in ");
+  REQUIRE(at != std::string::npos);
+  const auto dir = r.out.substr(at + 8, r.out.find(')', at) - at - 8);
+  CHECK_FALSE(std::filesystem::exists(dir));
 }

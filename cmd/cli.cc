@@ -33,6 +33,7 @@ int Main(int argc, char** argv, const SettingMap& env) {
   AddSeedCommand(app, invocation);
   AddDemoCommand(app, invocation);
   AddRunCommand(app, invocation);
+  AddReadCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

@@ -60,5 +60,6 @@ void AddAppendCommand(CLI::App& app, Invocation& invocation);
 void AddSeedCommand(CLI::App& app, Invocation& invocation);
 void AddDemoCommand(CLI::App& app, Invocation& invocation);
 void AddRunCommand(CLI::App& app, Invocation& invocation);
+void AddReadCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

@@ -14,8 +14,9 @@ std::unique_ptr<pqxx::connection> Connect(const ConnectionOptions& options) {
   if (!IsValidSchemaName(options.schema)) {
     throw PermanentError("DATABASE_SCHEMA '" + options.schema + "' is not a plain identifier");
   }
-  std::string conninfo = WithConnectionParameter(
-      options.url, "options", "-c search_path=\"" + options.schema + "\"");
+  std::string server_options = "-c search_path=\"" + options.schema + "\"";
+  for (const auto& [name, value] : options.settings) server_options += " -c " + name + "=" + value;
+  std::string conninfo = WithConnectionParameter(options.url, "options", server_options);
   conninfo = WithConnectionParameter(conninfo, "application_name", options.application_name);
   try {
     return std::make_unique<pqxx::connection>(conninfo);

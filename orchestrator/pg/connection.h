@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <pqxx/connection>
 
@@ -15,6 +17,9 @@ struct ConnectionOptions {
   std::string url;                          // DATABASE_URL
   std::string schema = "public";            // DATABASE_SCHEMA (validated identifier)
   std::string application_name = "projd";   // shows in pg_stat_activity
+  // Extra server settings for this connection (-c name=value), e.g. for readers
+  // max_parallel_workers_per_gather=0. Connection parameters survive silent reconnects.
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
 // Opens a connection. Throws projd::TransientError (unreachable server, with the masked

@@ -1,0 +1,60 @@
+#include "orchestrator/pg/event_notifier.h"
+
+#include <thread>
+
+#include <pqxx/pqxx>
+
+namespace projd::pg {
+
+class NotificationCounter final : public pqxx::notification_receiver {
+ public:
+  NotificationCounter(pqxx::connection_base& c, const std::string& channel)
+      : pqxx::notification_receiver(c, channel) {}
+  void operator()(const std::string&, int) override { ++count; }
+  int count = 0;
+};
+
+std::string EventNotifier::ChannelFor(const std::string& schema) {
+  return ("projd_events_" + schema).substr(0, 63);
+}
+
+EventNotifier::EventNotifier(ConnectionOptions options)
+    : options_(std::move(options)), channel_(ChannelFor(options_.schema)) {}
+
+EventNotifier::~EventNotifier() {
+  receiver_.reset();
+  conn_.reset();
+}
+
+bool EventNotifier::EnsureListening() {
+  if (conn_ && conn_->is_open() && receiver_ && conn_->backendpid() == listening_pid_) return false;
+  receiver_.reset();
+  if (!conn_ || !conn_->is_open()) conn_ = Connect(options_);
+  // The receiver issues LISTEN on this (possibly new) session.
+  receiver_ = std::make_unique<NotificationCounter>(*conn_, channel_);
+  conn_->get_notifs();  // flushes the LISTEN
+  listening_pid_ = conn_->backendpid();
+  ++listens_;
+  return true;
+}
+
+bool EventNotifier::Wait(std::chrono::milliseconds timeout) {
+  try {
+    if (EnsureListening()) return true;  // fresh session: the caller catches up
+    const auto before = receiver_->count;
+    if (conn_->get_notifs() > 0) return true;
+    const auto secs = static_cast<long>(timeout.count() / 1000);
+    const auto usecs = static_cast<long>((timeout.count() % 1000) * 1000);
+    conn_->await_notification(secs, usecs);
+    if (conn_->backendpid() != listening_pid_) return EnsureListening();
+    return receiver_->count != before;
+  } catch (const std::exception&) {
+    // Outage: drop the session, sleep out the timeout, re-listen on the next call.
+    receiver_.reset();
+    conn_.reset();
+    std::this_thread::sleep_for(timeout);
+    return false;
+  }
+}
+
+}  // namespace projd::pg

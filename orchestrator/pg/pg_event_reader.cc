@@ -1,0 +1,85 @@
+#include "orchestrator/pg/pg_event_reader.h"
+
+#include <algorithm>
+
+#include <pqxx/pqxx>
+
+#include "orchestrator/pg/error_translation.h"
+#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/pg/sql_array.h"
+
+namespace projd::pg {
+namespace {
+
+// The partition of a row: the stored hash, or (rows from before migration 0003) the hash
+// computed on the fly.
+constexpr const char* kPartitionExpr = "(coalesce(partition_hash, projd_fnv1a32(aggregate_id)) % $3)";
+
+// $1 lowest owned position, $2 high-water mark, $3 partition count, $4 per-partition
+// "after" positions indexed by partition + 1 (NULL = not owned), $5 aggregate types,
+// $6 bounded contexts (empty = all), $7 limit.
+std::string MakeBatchSql() {
+  const std::string part = kPartitionExpr;
+  return std::string("SELECT ") + kEventColumns + ", " + part + "::int" +
+         " FROM events"
+         " WHERE global_position > $1 AND global_position <= $2"
+         " AND ($4::bigint[])[" + part + " + 1] < global_position"
+         " AND (cardinality($5::text[]) = 0 OR aggregate_type = ANY($5::text[]))"
+         " AND (cardinality($6::text[]) = 0 OR bounded_context = ANY($6::text[]))"
+         " ORDER BY global_position LIMIT $7";
+}
+
+}  // namespace
+
+const std::string& PgEventReader::BatchSql() {
+  static const std::string sql = MakeBatchSql();
+  return sql;
+}
+
+PgEventReader::PgEventReader(ConnectionOptions options) : options_(std::move(options)) {
+  options_.settings.emplace_back("max_parallel_workers_per_gather", "0");
+}
+
+PgEventReader::~PgEventReader() = default;
+
+pqxx::connection& PgEventReader::Conn() {
+  if (!conn_ || !conn_->is_open()) conn_ = Connect(options_);
+  return *conn_;
+}
+
+ReadResult PgEventReader::ReadBatch(const ReadRequest& request) {
+  ReadResult result;
+  result.scanned_to = request.high_water_mark;
+  if (request.after.empty() || request.limit <= 0) return result;
+  std::int64_t lowest = request.after.begin()->second;
+  std::string after = "{";
+  for (int p = 0; p < request.partition_count; ++p) {
+    if (p > 0) after.push_back(',');
+    const auto it = request.after.find(p);
+    if (it == request.after.end()) {
+      after += "NULL";
+    } else {
+      after += std::to_string(it->second);
+      lowest = std::min(lowest, it->second);
+    }
+  }
+  after.push_back('}');
+  if (lowest >= request.high_water_mark) return result;
+  try {
+    pqxx::read_transaction tx(Conn());
+    const auto rows = tx.exec_params(BatchSql(), lowest, request.high_water_mark, request.partition_count,
+                                     after, TextArray(request.scope.aggregate_types),
+                                     TextArray(request.scope.bounded_contexts), request.limit);
+    result.events.reserve(rows.size());
+    for (const auto& r : rows) result.events.push_back({EventFromRow(r), r[14].as<int>()});
+  } catch (const std::exception&) {
+    conn_.reset();
+    Rethrow("read events");
+  }
+  if (static_cast<int>(result.events.size()) >= request.limit) {
+    result.scanned_to = result.events.back().event.global_position;
+  }
+  return result;
+}
+
+}  // namespace projd::pg

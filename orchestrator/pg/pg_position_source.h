@@ -1,0 +1,33 @@
+// PgPositionSource: high-water-mark observations from PostgreSQL on its own connection.
+//
+// At construction it checks that the events position sequence has cache 1 (allocation
+// order = time order) and throws PermanentError otherwise. Reconnects after a broken
+// connection on the next call. Not thread-safe.
+#pragma once
+
+#include <memory>
+
+#include <pqxx/connection>
+
+#include "orchestrator/pg/connection.h"
+#include "orchestrator/position_source.h"
+
+namespace projd::pg {
+
+class PgPositionSource final : public PositionSource {
+ public:
+  explicit PgPositionSource(ConnectionOptions options);
+  ~PgPositionSource() override;
+
+  PositionObservation Observe(std::int64_t mark, std::int64_t window) override;
+  std::optional<HoldingTransaction> OldestTransaction() override;
+
+ private:
+  pqxx::connection& Conn();
+
+  ConnectionOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::string observe_sql_;
+};
+
+}  // namespace projd::pg

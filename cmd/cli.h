@@ -34,7 +34,8 @@ std::string FlagName(const std::string& variable);
 
 // Adds one flag per configuration variable (--heartbeat-interval for
 // HEARTBEAT_INTERVAL, ...) to `cmd`, storing given values in invocation.flags.
-void AddConfigFlags(CLI::App& cmd, Invocation& invocation);
+// Variables in `except` get no flag (the subcommand uses that flag name otherwise).
+void AddConfigFlags(CLI::App& cmd, Invocation& invocation, const std::vector<std::string>& except = {});
 
 // The effective configuration, one line per variable: name, source, value (masked).
 std::string PrintConfig(const LoadedConfig& loaded);

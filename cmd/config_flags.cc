@@ -12,8 +12,9 @@ std::string FlagName(const std::string& variable) {
   return flag;
 }
 
-void AddConfigFlags(CLI::App& cmd, Invocation& invocation) {
+void AddConfigFlags(CLI::App& cmd, Invocation& invocation, const std::vector<std::string>& except) {
   for (const auto& variable : ConfigVariables()) {
+    if (std::find(except.begin(), except.end(), variable) != except.end()) continue;
     cmd.add_option_function<std::string>(
            FlagName(variable),
            [&invocation, variable](const std::string& v) { invocation.flags[variable] = v; },

@@ -118,7 +118,12 @@ int RunRead(const Invocation& invocation, const ReadFlags& flags) {
 
 void AddReadCommand(CLI::App& app, Invocation& invocation) {
   auto* cmd = app.add_subcommand("read", "print events up to the high-water mark as JSON lines");
-  AddConfigFlags(*cmd, invocation);
+  // --partitions lists partitions here; the partition count is PARTITIONS or --partition-count.
+  AddConfigFlags(*cmd, invocation, {"PARTITIONS"});
+  cmd->add_option_function<std::string>(
+         "--partition-count", [&invocation](const std::string& v) { invocation.flags["PARTITIONS"] = v; },
+         "overrides env PARTITIONS")
+      ->group("Configuration");
   auto f = std::make_shared<ReadFlags>();
   cmd->add_option("--from", f->from, "start after this position (default 0)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--partitions", f->partitions, "comma-separated partitions of PARTITIONS (default all)");

@@ -18,16 +18,27 @@ std::int64_t HighWaterMark::Observe(const PositionObservation& obs, TimePoint no
   for (const std::int64_t p : obs.missing) {
     if (p <= mark_) continue;
     GapInfo& gap = gaps_.try_emplace(p, GapInfo{p, now, std::nullopt, false}).first->second;
-    if (!gap.proof_xmax && now - gap.first_seen >= grace_) gap.proof_xmax = obs.snapshot_xmax;
-    // xmin >= x2: every transaction running when x2 was read has ended and p is still
-    // absent, so p is permanent. (In the snapshot that recorded x2 this holds only when no
-    // transaction was running at all.)
-    if (gap.proof_xmax && obs.snapshot_xmin >= *gap.proof_xmax) gap.proven = true;
+    // xmin >= x2: every transaction that had an id when x2 was taken has ended, and p is
+    // still absent, so p is permanent.
+    if (gap.proof_xid && obs.snapshot_xmin >= *gap.proof_xid) gap.proven = true;
     if (!gap.proven && !blocked_at) blocked_at = p;
   }
   mark_ = std::max(mark_, blocked_at ? *blocked_at - 1 : obs.upper);
   gaps_.erase(gaps_.begin(), gaps_.upper_bound(mark_));
   return mark_;
+}
+
+bool HighWaterMark::NeedsXidBound(TimePoint now) const {
+  for (const auto& [p, g] : gaps_) {
+    if (!g.proven && !g.proof_xid && now - g.first_seen >= grace_) return true;
+  }
+  return false;
+}
+
+void HighWaterMark::RecordXidBound(std::uint64_t xid_bound, TimePoint now) {
+  for (auto& [p, g] : gaps_) {
+    if (!g.proven && !g.proof_xid && now - g.first_seen >= grace_) g.proof_xid = xid_bound;
+  }
 }
 
 std::vector<GapInfo> HighWaterMark::gaps() const {

@@ -15,6 +15,11 @@ bool HighWaterMarkFollower::Advance() {
       const std::int64_t before = hwm_.mark();
       const auto obs = source_.Observe(before, window_);
       hwm_.Observe(obs, clock_.Now());
+      if (hwm_.NeedsXidBound(clock_.Now())) {
+        // x2 for the gaps past their grace; the next observation may already prove them.
+        hwm_.RecordXidBound(source_.NextXidBound(), clock_.Now());
+        hwm_.Observe(source_.Observe(hwm_.mark(), window_), clock_.Now());
+      }
       // Another window only when this one was full and H reached its end.
       if (hwm_.mark() < before + window_ || obs.upper < before + window_) return true;
     }
@@ -31,7 +36,7 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
   s.open_gaps = hwm_.open_gaps();
   s.oldest_gap_age = hwm_.OldestGapAge(clock_.Now());
   s.errors = errors_;
-  if (const auto gap = hwm_.blocking_gap(); gap && gap->proof_xmax) {
+  if (const auto gap = hwm_.blocking_gap(); gap && gap->proof_xid) {
     try {
       s.held_by = source_.OldestTransaction();
     } catch (const TransientError&) {

@@ -28,6 +28,10 @@ class PositionSource {
   // One observation of positions in (mark, mark + window], from one statement.
   // Throws TransientError when the database is unavailable.
   virtual PositionObservation Observe(std::int64_t mark, std::int64_t window) = 0;
+  // A transaction id above every id assigned before the call (PostgreSQL: the id of a
+  // fresh, empty transaction). Costs one tiny transaction; called only for gaps older than
+  // GAP_GRACE.
+  virtual std::uint64_t NextXidBound() = 0;
   // The transaction holding the oldest xmin, if any.
   virtual std::optional<HoldingTransaction> OldestTransaction() = 0;
 };

@@ -21,11 +21,14 @@ constexpr const char* kObserveTemplate =
     " seq AS (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS v FROM @SEQ@),"
     " bound AS (SELECT least($1 + $2, greatest((SELECT v FROM top), (SELECT v FROM seq), $1)) AS upper)"
     " SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-    "        pg_snapshot_xmax(pg_current_snapshot())::text::bigint,"
     "        (SELECT upper FROM bound),"
     "        ARRAY(SELECT g FROM generate_series($1 + 1, (SELECT upper FROM bound)) AS g"
     "              LEFT JOIN events e ON e.global_position = g"
     "              WHERE e.global_position IS NULL ORDER BY g)::text";
+
+// Assigning an id to an empty transaction reads the xid counter: every id handed out
+// before is lower. The transaction commits at once (it wrote nothing).
+constexpr const char* kNextXidSql = "SELECT pg_current_xact_id()::text::bigint";
 
 // The oldest transaction with an id, across the cluster, and prepared transactions.
 constexpr const char* kOldestSql =
@@ -88,13 +91,24 @@ PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t wi
     const auto r = tx.exec_params1(observe_sql_, mark, window);
     PositionObservation obs;
     obs.snapshot_xmin = r[0].as<std::uint64_t>();
-    obs.snapshot_xmax = r[1].as<std::uint64_t>();
-    obs.upper = r[2].as<std::int64_t>();
-    obs.missing = ParseIntArray(r[3].as<std::string>());
+    obs.upper = r[1].as<std::int64_t>();
+    obs.missing = ParseIntArray(r[2].as<std::string>());
     return obs;
   } catch (const std::exception&) {
     conn_.reset();
     Rethrow("observe positions");
+  }
+}
+
+std::uint64_t PgPositionSource::NextXidBound() {
+  try {
+    pqxx::work tx(Conn());
+    const auto xid = tx.exec1(kNextXidSql)[0].as<std::uint64_t>();
+    tx.commit();
+    return xid;
+  } catch (const std::exception&) {
+    conn_.reset();
+    Rethrow("read the transaction id counter");
   }
 }
 

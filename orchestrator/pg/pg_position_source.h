@@ -20,6 +20,7 @@ class PgPositionSource final : public PositionSource {
   ~PgPositionSource() override;
 
   PositionObservation Observe(std::int64_t mark, std::int64_t window) override;
+  std::uint64_t NextXidBound() override;
   std::optional<HoldingTransaction> OldestTransaction() override;
 
  private:

@@ -1,6 +1,7 @@
 // The projd binary as an operator runs it: configuration errors, append, seed.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tests/support/pg_test_schema.h"
@@ -115,4 +116,36 @@ TEST_CASE("projd demo without DATABASE_URL starts and removes a private PostgreS
   REQUIRE(at != std::string::npos);
   const auto dir = r.out.substr(at + 8, r.out.find(')', at) - at - 8);
   CHECK_FALSE(std::filesystem::exists(dir));
+}
+
+TEST_CASE("projd read prints the events of the chosen partitions as JSON lines", "[pg][cli][reader]") {
+  PgTestSchema db;
+  db.Exec("INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type, payload)"
+          " SELECT 'c', 't', 'id-' || (g % 20), g / 20 + 1, 'E', convert_to('p' || g, 'UTF8')"
+          " FROM generate_series(0, 199) g");
+  db.Exec("INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type, payload)"
+          " VALUES ('c', 't', 'binary', 1, 'B', '\\xff00'::bytea)");
+  const std::map<std::string, std::string> env{{"DATABASE_URL", db.url()}, {"DATABASE_SCHEMA", db.schema()},
+                                               {"PARTITIONS", "4"}, {"BATCH_SIZE", "7"}};
+  const auto all = RunProcess({PROJD_BINARY, "read"}, env);
+  INFO(all.err);
+  REQUIRE(all.exit_code == 0);
+  CHECK(std::count(all.out.begin(), all.out.end(), '\n') == 201);
+  CHECK_THAT(all.out, Catch::Contains("\"payload\":\"\\\\xff00\""));
+
+  const auto some = RunProcess({PROJD_BINARY, "read", "--partitions", "1,3", "--from", "50"}, env);
+  REQUIRE(some.exit_code == 0);
+  const auto expected = db.Scalar<int>("SELECT count(*) FROM events WHERE partition_hash % 4 IN (1, 3)"
+                                       " AND global_position > 50");
+  CHECK(std::count(some.out.begin(), some.out.end(), '\n') == expected);
+  CHECK(some.out.find("\"partition\":0") == std::string::npos);
+  CHECK(some.out.find("\"partition\":2") == std::string::npos);
+
+  const auto limited = RunProcess({PROJD_BINARY, "read", "--limit", "5"}, env);
+  CHECK(std::count(limited.out.begin(), limited.out.end(), '\n') == 5);
+  CHECK_THAT(limited.out, Catch::StartsWith("{\"aggregate_id\":\"id-0\""));
+
+  const auto bad = RunProcess({PROJD_BINARY, "read", "--partitions", "9"}, env);
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("'9' is not a partition of 0..3"));
 }

@@ -133,7 +133,7 @@ void CheckOrderedAndStrictlyIncreasing(const Delivery& d) {
 
 }  // namespace
 
-TEST_CASE("gap-safe readers deliver every committed event exactly once; the naive reader does not",
+TEST_CASE("gap-safe readers deliver every committed event exactly once and the naive reader does not",
           "[pg][hwm][concurrency]") {
   PgTestSchema db;
   std::atomic<bool> writers_done{false};

@@ -1,0 +1,60 @@
+// CheckpointStore: the durable side of the persistence core (projd_checkpoints).
+//
+// Every write is fenced by generation: a row stamped or written under a newer generation
+// rejects older writers, and within one generation a position never moves backwards.
+// A fenced key is an expected outcome (a value), not an error.
+// Errors: TransientError (retry; counts as a failed batch), InDoubtError (timeout or lost
+// reply: the batch may or may not have committed; writes are idempotent, so retry).
+// Implementations need not be thread-safe: the core calls one store from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "orchestrator/checkpoint.h"
+#include "orchestrator/transaction_handle.h"
+
+namespace projd {
+
+struct WriteOutcome {
+  std::vector<CheckpointKey> fenced;  // keys a newer generation owns; everything else committed
+};
+
+// Read-model writes plus the checkpoints they reach, committed in one transaction.
+struct TransactionalUnit {
+  std::vector<Checkpoint> checkpoints;
+  std::function<void(TransactionHandle&)> apply;
+};
+
+enum class UnitOutcome { kCommitted, kFenced };
+
+struct StampResult {
+  std::vector<Checkpoint> taken;     // rows now stamped with the generation, with positions
+  std::vector<CheckpointKey> lost;   // a newer generation already stamped these
+};
+
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+
+  // Writes a batch (distinct keys) in one transaction within `timeout`.
+  virtual WriteOutcome WriteBatch(std::span<const Checkpoint> batch, std::chrono::milliseconds timeout) = 0;
+
+  // Runs unit.apply and the fenced checkpoint writes in one transaction within `timeout`.
+  // kFenced: some checkpoint was fenced and the whole unit rolled back.
+  virtual UnitOutcome CommitUnit(const TransactionalUnit& unit, std::chrono::milliseconds timeout) = 0;
+
+  // Takes partitions under `generation` for the given projections in one transaction:
+  // missing rows are created at position 0, rows are locked, stamped with the generation
+  // and their positions returned. Rows stamped by a newer generation are reported lost.
+  virtual StampResult Stamp(const std::string& replica_set, const std::vector<std::string>& projections,
+                            const std::vector<int>& partitions, std::int64_t generation,
+                            const std::string& writer) = 0;
+
+  // All checkpoints of a projection in a replica set.
+  virtual std::vector<Checkpoint> Read(const std::string& replica_set, const std::string& projection) = 0;
+};
+
+}  // namespace projd

@@ -1,0 +1,584 @@
+#include "orchestrator/persistence_core.h"
+
+#include <algorithm>
+
+#include "orchestrator/errors.h"
+
+namespace projd {
+namespace {
+
+// Coalescing order: a newer generation wins, then a higher position.
+bool Supersedes(const Checkpoint& a, const Checkpoint& b) {
+  return a.generation > b.generation || (a.generation == b.generation && a.position > b.position);
+}
+
+std::int64_t EpochMs(Clock::Wall::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+PersistenceOptions PersistenceOptions::FromConfig(const Config& c) {
+  PersistenceOptions o;
+  o.interval = c.persistence_interval;
+  o.timeout = c.persistence_timeout;
+  o.force_timeout = c.force_persistence_timeout;
+  o.shutdown_timeout = c.shutdown_timeout;
+  o.max_batch_size = c.max_batch_size;
+  o.max_pending = c.max_pending;
+  o.breaker_threshold = c.circuit_breaker_failure_threshold;
+  o.breaker_timeout = c.circuit_breaker_timeout;
+  o.max_lag_events = std::max<std::int64_t>(100000, 100LL * c.batch_size);
+  o.max_lag_time = 2 * (c.persistence_interval + c.persistence_timeout);
+  return o;
+}
+
+std::string ToString(SubmitCode c) {
+  switch (c) {
+    case SubmitCode::kAccepted: return "accepted";
+    case SubmitCode::kCoalesced: return "coalesced";
+    case SubmitCode::kUnchanged: return "unchanged";
+    case SubmitCode::kRejectedFull: return "rejected_full";
+    case SubmitCode::kRejectedStale: return "rejected_stale";
+  }
+  return "unknown";
+}
+
+std::string ToString(ForceResult r) {
+  switch (r) {
+    case ForceResult::kOk: return "ok";
+    case ForceResult::kTimeout: return "timeout";
+    case ForceResult::kCircuitOpen: return "circuit_open";
+  }
+  return "unknown";
+}
+
+std::string ToString(Trigger t) {
+  switch (t) {
+    case Trigger::kInterval: return "interval";
+    case Trigger::kSize: return "size";
+    case Trigger::kForce: return "force";
+    case Trigger::kRevoke: return "revoke";
+    case Trigger::kShutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+std::string ToString(UnitResult r) {
+  switch (r) {
+    case UnitResult::kCommitted: return "committed";
+    case UnitResult::kFenced: return "fenced";
+    case UnitResult::kCircuitOpen: return "circuit_open";
+    case UnitResult::kRejectedFull: return "rejected_full";
+    case UnitResult::kFailed: return "failed";
+    case UnitResult::kShutDown: return "shut_down";
+  }
+  return "unknown";
+}
+
+// --- DurabilityTicket -------------------------------------------------------------------
+
+Durability DurabilityTicket::Wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return state_ != Durability::kPending; });
+  return state_;
+}
+
+Durability DurabilityTicket::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+void DurabilityTicket::Resolve(Durability d) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != Durability::kPending) return;
+    state_ = d;
+  }
+  cv_.notify_all();
+}
+
+// --- PersistenceCore --------------------------------------------------------------------
+
+PersistenceCore::PersistenceCore(CheckpointStore& store, const Clock& clock, PersistenceOptions options,
+                                 FencedCallback on_fenced, PersistenceObserver* observer)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      on_fenced_(std::move(on_fenced)),
+      observer_(observer),
+      created_(clock.Now()),
+      breaker_(clock, options.breaker_threshold, options.breaker_timeout) {}
+
+PersistenceCore::~PersistenceCore() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  units_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  if (unit_lane_.joinable()) unit_lane_.join();
+  for (auto& q : units_) q.promise.set_value(UnitResult::kShutDown);
+}
+
+void PersistenceCore::Start() {
+  const auto first_tick = clock_.Now() + options_.interval;
+  flusher_ = std::thread([this, first_tick] { FlusherLoop(first_tick); });
+  unit_lane_ = std::thread([this] { UnitLoop(); });
+}
+
+SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
+  SubmitResult result;
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) {
+      result.code = SubmitCode::kRejectedFull;
+    } else if (auto f = fenced_generation_.find(cp.key); f != fenced_generation_.end() && cp.generation <= f->second) {
+      result.code = SubmitCode::kRejectedStale;
+    } else if (auto d = durable_.find(cp.key);
+               d != durable_.end() && d->second.generation == cp.generation && d->second.position >= cp.position &&
+               !pending_.count(cp.key)) {
+      result.code = SubmitCode::kUnchanged;
+    } else if (auto p = pending_.find(cp.key); p != pending_.end()) {
+      if (cp.generation < p->second.checkpoint.generation) {
+        result.code = SubmitCode::kRejectedStale;
+      } else {
+        if (Supersedes(cp, p->second.checkpoint)) p->second.checkpoint = cp;
+        result.code = SubmitCode::kCoalesced;
+      }
+    } else if (static_cast<int>(pending_.size() + in_flight_.size()) >= options_.max_pending) {
+      result.code = SubmitCode::kRejectedFull;
+    } else {
+      pending_.emplace(cp.key, Pending{cp, clock_.Now()});
+      result.code = SubmitCode::kAccepted;
+    }
+    switch (result.code) {
+      case SubmitCode::kRejectedFull: ++stats_.rejected_full; break;
+      case SubmitCode::kRejectedStale: ++stats_.rejected_stale; break;
+      case SubmitCode::kCoalesced: ++stats_.coalesced; break;
+      case SubmitCode::kUnchanged: ++stats_.unchanged; break;
+      case SubmitCode::kAccepted: break;
+    }
+    if (result.ok()) {
+      result.ticket = std::make_shared<DurabilityTicket>(cp.position);
+      if (result.code == SubmitCode::kUnchanged) {
+        result.ticket->Resolve(Durability::kDurable);
+      } else {
+        tickets_.emplace(cp.key, result.ticket);
+      }
+      const auto used = static_cast<std::int64_t>(pending_.size() + in_flight_.size());
+      if (used * 5 >= static_cast<std::int64_t>(options_.max_pending) * 4) ++stats_.capacity_warnings;
+      if (static_cast<int>(pending_.size()) >= options_.max_batch_size && !size_trigger_) {
+        size_trigger_ = true;
+        wake = true;
+      }
+    }
+  }
+  if (wake) wake_.notify_all();
+  if (!result.ok() && observer_) observer_->OnRefused(result.code);
+  return result;
+}
+
+void PersistenceCore::ResolveTickets(const CheckpointKey& key) {
+  const auto d = durable_.find(key);
+  const auto f = fenced_generation_.find(key);
+  auto [begin, end] = tickets_.equal_range(key);
+  for (auto it = begin; it != end;) {
+    if (d != durable_.end() && d->second.position >= it->second->target()) {
+      it->second->Resolve(Durability::kDurable);
+      it = tickets_.erase(it);
+    } else if (f != fenced_generation_.end() && !pending_.count(key) && !in_flight_.count(key)) {
+      it->second->Resolve(Durability::kFenced);
+      it = tickets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void PersistenceCore::RecordAttempt(bool success, std::chrono::microseconds duration) {
+  const double ms = duration.count() / 1000.0;
+  ++stats_.total_requests;
+  ++attempts_;
+  total_response_ms_ += ms;
+  stats_.average_response_time = total_response_ms_ / static_cast<double>(attempts_);
+  stats_.max_response_time = std::max(stats_.max_response_time, ms);
+  stats_.min_response_time = attempts_ == 1 ? ms : std::min(stats_.min_response_time, ms);
+  const auto now = EpochMs(clock_.WallNow());
+  if (success) {
+    ++stats_.successful_requests;
+    stats_.last_success_time = now;
+    stats_.last_persistence_time = now;
+  } else {
+    ++stats_.failed_requests;
+    stats_.last_failure_time = now;
+  }
+}
+
+void PersistenceCore::NoteBreaker(BreakerState before) {
+  BreakerState after;
+  {
+    std::lock_guard lock(mu_);
+    after = breaker_.state();
+  }
+  if (after != before && observer_) observer_->OnBreakerChange(after);
+}
+
+FlushOutcome PersistenceCore::FlushOnce(Trigger trigger) { return Flush(trigger, nullptr); }
+
+FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKey>* only) {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<Checkpoint> batch;
+  BreakerState breaker_before;
+  {
+    std::lock_guard lock(mu_);
+    breaker_before = breaker_.state();
+    bool has_work = false;
+    for (const auto& [key, p] : pending_) {
+      if (!only || only->count(key)) {
+        has_work = true;
+        break;
+      }
+    }
+    if (!has_work) return FlushOutcome::kNothing;
+    if (!breaker_.Allow()) {
+      ++stats_.flushes[ToString(trigger) + "/skipped"];
+      return FlushOutcome::kSkippedOpen;
+    }
+    // A half-open probe is one small batch.
+    const std::size_t limit =
+        breaker_.state() == BreakerState::kHalfOpen ? 1 : static_cast<std::size_t>(options_.max_batch_size);
+    // Oldest first, so no key starves behind busy ones.
+    std::vector<std::pair<Clock::Monotonic::time_point, CheckpointKey>> order;
+    for (const auto& [key, p] : pending_) {
+      if (!only || only->count(key)) order.emplace_back(p.since, key);
+    }
+    std::sort(order.begin(), order.end());
+    for (std::size_t i = 0; i < order.size() && batch.size() < limit; ++i) {
+      auto it = pending_.find(order[i].second);
+      batch.push_back(it->second.checkpoint);
+      in_flight_.emplace(it->first, it->second.checkpoint);
+      pending_.erase(it);
+    }
+    size_trigger_ = false;
+  }
+
+  const auto start = clock_.Now();
+  std::optional<WriteOutcome> outcome;
+  try {
+    outcome = store_.WriteBatch(batch, options_.timeout);
+  } catch (const TransientError&) {
+  } catch (const InDoubtError&) {
+  }
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
+
+  std::vector<Checkpoint> fenced;
+  {
+    std::lock_guard lock(mu_);
+    RecordAttempt(outcome.has_value(), took);
+    if (outcome) {
+      breaker_.RecordSuccess();
+      std::set<CheckpointKey> fenced_keys(outcome->fenced.begin(), outcome->fenced.end());
+      for (const auto& cp : batch) {
+        in_flight_.erase(cp.key);
+        if (fenced_keys.count(cp.key)) {
+          fenced_generation_[cp.key] = std::max(fenced_generation_[cp.key], cp.generation);
+          ++stats_.fenced;
+          // A pending entry of the same or an older generation is fenced too.
+          if (auto p = pending_.find(cp.key); p != pending_.end() && p->second.checkpoint.generation <= cp.generation) {
+            pending_.erase(p);
+          }
+          fenced.push_back(cp);
+        } else {
+          auto& d = durable_[cp.key];
+          if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
+            d = {cp.generation, cp.position};
+          }
+        }
+        ResolveTickets(cp.key);
+      }
+    } else {
+      breaker_.RecordFailure();
+      // Outcome unknown or failed: merge back; a newer pending entry wins.
+      for (const auto& cp : batch) {
+        in_flight_.erase(cp.key);
+        auto p = pending_.find(cp.key);
+        if (p == pending_.end()) {
+          pending_.emplace(cp.key, Pending{cp, start});
+        } else {
+          if (Supersedes(cp, p->second.checkpoint)) p->second.checkpoint = cp;
+          p->second.since = std::min(p->second.since, start);
+        }
+      }
+    }
+    ++stats_.flushes[ToString(trigger) + (outcome ? "/success" : "/failure")];
+  }
+  NoteBreaker(breaker_before);
+  if (on_fenced_) {
+    for (const auto& cp : fenced) on_fenced_(cp.key, cp.generation);
+  }
+  const auto result = outcome ? FlushOutcome::kSuccess : FlushOutcome::kFailure;
+  if (observer_) observer_->OnFlush(trigger, result, took, batch.size());
+  return result;
+}
+
+bool PersistenceCore::Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const {
+  for (const auto& [key, position] : targets) {
+    if (auto f = fenced_generation_.find(key); f != fenced_generation_.end() && !pending_.count(key) &&
+                                                 !in_flight_.count(key)) {
+      continue;
+    }
+    const auto d = durable_.find(key);
+    if (d == durable_.end() || d->second.position < position) return false;
+  }
+  return true;
+}
+
+ForceResult PersistenceCore::DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
+                                        Clock::Monotonic::time_point deadline) {
+  std::set<CheckpointKey> only;
+  for (const auto& [k, p] : targets) only.insert(k);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (Satisfied(targets)) return ForceResult::kOk;
+    }
+    if (clock_.Now() >= deadline) return ForceResult::kTimeout;
+    const auto outcome = Flush(trigger, &only);
+    if (outcome == FlushOutcome::kSkippedOpen) return ForceResult::kCircuitOpen;
+    if (outcome == FlushOutcome::kNothing) {
+      bool in_flight = false;
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& key : only) in_flight = in_flight || in_flight_.count(key) > 0;
+        if (!in_flight) return Satisfied(targets) ? ForceResult::kOk : ForceResult::kTimeout;
+      }
+      // What is left is in flight on another thread: wait for that flush to finish.
+      std::lock_guard flush_lock(flush_mu_);
+    }
+  }
+}
+
+ForceResult PersistenceCore::ForcePersistence(std::chrono::milliseconds timeout) {
+  std::map<CheckpointKey, std::int64_t> targets;
+  {
+    std::lock_guard lock(mu_);
+    if (breaker_.state() == BreakerState::kOpen) {
+      ++stats_.rejected_circuit_open;
+      return ForceResult::kCircuitOpen;
+    }
+    for (const auto& [k, p] : pending_) targets[k] = p.checkpoint.position;
+    for (const auto& [k, cp] : in_flight_) targets[k] = std::max(targets[k], cp.position);
+  }
+  return DrainUntil(std::move(targets), Trigger::kForce, clock_.Now() + timeout);
+}
+
+ForceResult PersistenceCore::Revoke(const std::vector<CheckpointKey>& keys, std::chrono::milliseconds timeout) {
+  std::map<CheckpointKey, std::int64_t> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& k : keys) {
+      if (auto p = pending_.find(k); p != pending_.end()) targets[k] = p->second.checkpoint.position;
+      if (auto f = in_flight_.find(k); f != in_flight_.end()) targets[k] = std::max(targets[k], f->second.position);
+    }
+  }
+  return DrainUntil(std::move(targets), Trigger::kRevoke, clock_.Now() + timeout);
+}
+
+ShutdownReport PersistenceCore::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  units_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  if (unit_lane_.joinable()) unit_lane_.join();
+  const auto deadline = clock_.Now() + options_.shutdown_timeout;
+  std::map<CheckpointKey, std::int64_t> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [k, p] : pending_) targets[k] = p.checkpoint.position;
+  }
+  ShutdownReport report;
+  // Even with the breaker open the final drain tries: the breaker protects the database
+  // from a flood, and this is the last chance to save progress.
+  {
+    std::lock_guard lock(mu_);
+    breaker_.Reset();
+  }
+  while (DrainUntil(targets, Trigger::kShutdown, deadline) == ForceResult::kCircuitOpen &&
+         clock_.Now() < deadline) {
+    // The breaker opened during the drain: back off briefly and try again until the deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard lock(mu_);
+    breaker_.Reset();
+  }
+  std::lock_guard lock(mu_);
+  shut_down_ = true;
+  report.drained = Satisfied(targets);
+  for (const auto& [k, p] : pending_) report.unflushed.push_back(p.checkpoint);
+  for (auto& [k, t] : tickets_) t->Resolve(Durability::kAbandoned);
+  tickets_.clear();
+  return report;
+}
+
+std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
+  std::promise<UnitResult> promise;
+  auto future = promise.get_future();
+  std::lock_guard lock(mu_);
+  if (stopping_ || shut_down_) {
+    promise.set_value(UnitResult::kShutDown);
+  } else if (breaker_.state() == BreakerState::kOpen) {
+    ++stats_.rejected_circuit_open;
+    promise.set_value(UnitResult::kCircuitOpen);
+  } else if (units_in_flight_ >= options_.max_units_in_flight) {
+    ++stats_.rejected_full;
+    promise.set_value(UnitResult::kRejectedFull);
+  } else {
+    ++units_in_flight_;
+    units_.push_back({std::move(unit), std::move(promise)});
+    units_cv_.notify_one();
+  }
+  return future;
+}
+
+void PersistenceCore::UnitLoop() {
+  while (true) {
+    QueuedUnit q;
+    {
+      std::unique_lock lock(mu_);
+      units_cv_.wait(lock, [&] { return stopping_ || !units_.empty(); });
+      if (units_.empty()) return;
+      q = std::move(units_.front());
+      units_.pop_front();
+    }
+    UnitResult result = UnitResult::kFailed;
+    BreakerState before;
+    {
+      std::lock_guard flush_lock(flush_mu_);
+      bool allowed;
+      {
+        std::lock_guard lock(mu_);
+        before = breaker_.state();
+        allowed = breaker_.Allow();
+      }
+      if (!allowed) {
+        result = UnitResult::kCircuitOpen;
+      } else {
+        const auto start = clock_.Now();
+        bool ok = false;
+        try {
+          result = store_.CommitUnit(q.unit, options_.timeout) == UnitOutcome::kCommitted ? UnitResult::kCommitted
+                                                                                            : UnitResult::kFenced;
+          ok = true;
+        } catch (const TransientError&) {
+        } catch (const InDoubtError&) {
+        } catch (const PermanentError&) {
+          // The unit's own code failed (a poison event): not the database's fault.
+          ok = true;
+          result = UnitResult::kFailed;
+        }
+        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
+        std::lock_guard lock(mu_);
+        RecordAttempt(ok && result != UnitResult::kFailed, took);
+        if (ok) {
+          breaker_.RecordSuccess();
+        } else {
+          breaker_.RecordFailure();
+        }
+        if (result == UnitResult::kCommitted) {
+          ++stats_.units_committed;
+          for (const auto& cp : q.unit.checkpoints) {
+            auto& d = durable_[cp.key];
+            if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
+              d = {cp.generation, cp.position};
+            }
+            ResolveTickets(cp.key);
+          }
+        } else if (result == UnitResult::kFenced) {
+          ++stats_.units_fenced;
+          ++stats_.fenced;
+        }
+      }
+    }
+    NoteBreaker(before);
+    if (result == UnitResult::kFenced && on_fenced_) {
+      for (const auto& cp : q.unit.checkpoints) on_fenced_(cp.key, cp.generation);
+    }
+    {
+      std::lock_guard lock(mu_);
+      --units_in_flight_;
+    }
+    q.promise.set_value(result);
+  }
+}
+
+void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
+  while (true) {
+    Trigger trigger = Trigger::kInterval;
+    {
+      std::unique_lock lock(mu_);
+      while (!stopping_ && !size_trigger_ && clock_.Now() < next) {
+        // The clock may be a test's fake clock: re-check it at least every 20 ms.
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
+        wake_.wait_for(lock, std::min(left, std::chrono::milliseconds(20)));
+      }
+      if (stopping_) return;
+      if (size_trigger_ && clock_.Now() < next) trigger = Trigger::kSize;
+    }
+    if (trigger == Trigger::kInterval) {
+      // Fixed rate: the next tick does not drift with the flush's duration.
+      while (next <= clock_.Now()) next += options_.interval;
+    }
+    // Flush everything pending at this tick, batch by batch.
+    while (true) {
+      const auto outcome = Flush(trigger, nullptr);
+      if (outcome != FlushOutcome::kSuccess) break;
+      std::lock_guard lock(mu_);
+      if (pending_.empty() || stopping_) break;
+      if (trigger == Trigger::kSize && static_cast<int>(pending_.size()) < options_.max_batch_size) break;
+    }
+  }
+}
+
+bool PersistenceCore::ShouldPause() const {
+  std::lock_guard lock(mu_);
+  std::int64_t lag = 0;
+  auto oldest = clock_.Now();
+  for (const auto& [key, p] : pending_) {
+    const auto d = durable_.find(key);
+    lag += p.checkpoint.position - (d == durable_.end() ? 0 : d->second.position);
+    oldest = std::min(oldest, p.since);
+  }
+  return lag > options_.max_lag_events || clock_.Now() - oldest > options_.max_lag_time ||
+         static_cast<int>(pending_.size() + in_flight_.size()) >= options_.max_pending;
+}
+
+PersistenceStats PersistenceCore::GetStats() const {
+  std::lock_guard lock(mu_);
+  PersistenceStats s = stats_;
+  s.circuit_breaker_trips = breaker_.trips();
+  s.circuit_breaker_state = ToString(breaker_.state());
+  s.circuit_breaker_failure_count = breaker_.consecutive_failures();
+  s.pending_count = static_cast<std::int64_t>(pending_.size());
+  s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - created_).count();
+  auto oldest = clock_.Now();
+  for (const auto& [k, p] : pending_) oldest = std::min(oldest, p.since);
+  s.oldest_pending_age = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - oldest).count();
+  return s;
+}
+
+void PersistenceCore::ResetCircuitBreaker() {
+  BreakerState before;
+  {
+    std::lock_guard lock(mu_);
+    before = breaker_.state();
+    breaker_.Reset();
+  }
+  NoteBreaker(before);
+}
+
+}  // namespace projd

@@ -1,0 +1,211 @@
+// PersistenceCore: the one component through which a worker's checkpoints and
+// transactional units reach PostgreSQL (design section 7, docs/persistence.md).
+//
+//  * Submit() never blocks on I/O: it coalesces into a pending map (per key the newest
+//    generation wins, then the highest position) and returns a ticket. "Accepted" is not
+//    "durable": the ticket resolves when a position >= the submitted one is durable.
+//  * Flushes: interval (fixed rate on the monotonic clock) and size (MAX_BATCH_SIZE pending
+//    keys) on the core's flusher thread; ForcePersistence (a barrier), Revoke (a set of keys)
+//    and Shutdown (final drain) on the caller's thread. One transaction per batch with one
+//    deadline (PERSISTENCE_TIMEOUT); a failed or timed-out batch merges back (newer entries
+//    win) and is retried: checkpoint writes are idempotent.
+//  * Circuit breaker over consecutive failed transactions; while open, pending checkpoints
+//    are kept and coalesced, units and forced flushes fail fast (kCircuitOpen).
+//  * Backpressure: MAX_PENDING caps pending keys (kRejectedFull); ShouldPause() tells
+//    runners to stop pulling events while durable progress lags too far.
+//  * Fenced keys (a newer generation owns the row) are dropped, counted and reported to the
+//    owner's callback; never retried, never a breaker failure.
+// Thread-safe: every public call may come from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <deque>
+#include <vector>
+
+#include "orchestrator/checkpoint_store.h"
+#include "orchestrator/circuit_breaker.h"
+#include "orchestrator/clock.h"
+#include "orchestrator/config.h"
+#include "orchestrator/persistence_stats.h"
+
+namespace projd {
+
+struct PersistenceOptions {
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds force_timeout{30000};
+  std::chrono::milliseconds shutdown_timeout{15000};
+  int max_batch_size = 100;
+  int max_pending = 1000;
+  int breaker_threshold = 5;
+  std::chrono::milliseconds breaker_timeout{60000};
+  // Runners pause pulling events when pending progress exceeds this many events...
+  std::int64_t max_lag_events = 100000;
+  // ...or the oldest pending checkpoint is older than this.
+  std::chrono::milliseconds max_lag_time{30000};
+  // Transactional units queued or committing at once.
+  int max_units_in_flight = 2;
+
+  static PersistenceOptions FromConfig(const Config& c);
+};
+
+enum class SubmitCode {
+  kAccepted,       // a new pending key
+  kCoalesced,      // merged into the pending entry of its key
+  kUnchanged,      // already durable at this position: nothing to write
+  kRejectedFull,   // MAX_PENDING reached: retry later (backpressure)
+  kRejectedStale,  // older generation than the pending or fenced one: never retry
+};
+std::string ToString(SubmitCode c);
+
+enum class Durability { kPending, kDurable, kFenced, kAbandoned };
+
+// Resolves when a position >= target is durable for its key (or the key was fenced, or the
+// core shut down without writing it). Thread-safe.
+class DurabilityTicket {
+ public:
+  explicit DurabilityTicket(std::int64_t target) : target_(target) {}
+  // Waits up to `timeout`; returns the state then (kPending on timeout).
+  Durability Wait(std::chrono::milliseconds timeout);
+  Durability state() const;
+  std::int64_t target() const { return target_; }
+  void Resolve(Durability d);
+
+ private:
+  const std::int64_t target_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Durability state_ = Durability::kPending;
+};
+
+struct SubmitResult {
+  SubmitCode code = SubmitCode::kAccepted;
+  std::shared_ptr<DurabilityTicket> ticket;  // null when refused
+  bool ok() const { return code != SubmitCode::kRejectedFull && code != SubmitCode::kRejectedStale; }
+};
+
+enum class ForceResult { kOk, kTimeout, kCircuitOpen };
+std::string ToString(ForceResult r);
+
+enum class Trigger { kInterval, kSize, kForce, kRevoke, kShutdown };
+std::string ToString(Trigger t);
+
+enum class FlushOutcome { kNothing, kSuccess, kFailure, kSkippedOpen };
+
+enum class UnitResult { kCommitted, kFenced, kCircuitOpen, kRejectedFull, kFailed, kShutDown };
+std::string ToString(UnitResult r);
+
+struct ShutdownReport {
+  bool drained = false;                     // everything pending became durable (or fenced)
+  std::vector<Checkpoint> unflushed;        // what stayed pending
+};
+
+// Optional hooks for metrics and logs; called outside the core's lock.
+class PersistenceObserver {
+ public:
+  virtual ~PersistenceObserver() = default;
+  virtual void OnFlush(Trigger, FlushOutcome, std::chrono::microseconds duration, std::size_t rows) {}
+  virtual void OnRefused(SubmitCode) {}
+  virtual void OnBreakerChange(BreakerState) {}
+};
+
+class PersistenceCore {
+ public:
+  using FencedCallback = std::function<void(const CheckpointKey&, std::int64_t generation)>;
+
+  PersistenceCore(CheckpointStore& store, const Clock& clock, PersistenceOptions options,
+                  FencedCallback on_fenced = {}, PersistenceObserver* observer = nullptr);
+  ~PersistenceCore();  // stops the threads; does not drain (call Shutdown for that)
+
+  // Starts the flusher thread (interval and size triggers) and the unit lane.
+  void Start();
+
+  SubmitResult Submit(const Checkpoint& checkpoint);
+
+  // Barrier: returns kOk once everything submitted before the call is durable, superseded
+  // by a durable newer position, or fenced. A failed attempt never satisfies it.
+  ForceResult ForcePersistence(std::chrono::milliseconds timeout);
+  // Drains the pending checkpoints of `keys` (partition handover).
+  ForceResult Revoke(const std::vector<CheckpointKey>& keys, std::chrono::milliseconds timeout);
+  // Stops the flusher, drains within SHUTDOWN_TIMEOUT, resolves remaining tickets as
+  // kAbandoned and reports what stayed unflushed. Later submits are refused.
+  ShutdownReport Shutdown();
+
+  // Commits a unit on the unit lane (in submission order, bounded in flight).
+  std::future<UnitResult> SubmitUnit(TransactionalUnit unit);
+
+  // True while runners should stop pulling events (durable progress lags too far).
+  bool ShouldPause() const;
+  PersistenceStats GetStats() const;
+  void ResetCircuitBreaker();
+
+  // One flush of up to MAX_BATCH_SIZE keys, on the calling thread (tests drive the core
+  // deterministically with this instead of Start()).
+  FlushOutcome FlushOnce(Trigger trigger);
+
+ private:
+  struct Pending {
+    Checkpoint checkpoint;
+    Clock::Monotonic::time_point since;
+  };
+  struct Durable {
+    std::int64_t generation = 0;
+    std::int64_t position = 0;
+  };
+  struct QueuedUnit {
+    TransactionalUnit unit;
+    std::promise<UnitResult> promise;
+  };
+
+  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only);
+  ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
+                         Clock::Monotonic::time_point deadline);
+  bool Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const;  // mu_ held
+  void ResolveTickets(const CheckpointKey& key);                               // mu_ held
+  void RecordAttempt(bool success, std::chrono::microseconds duration);        // mu_ held
+  void NoteBreaker(BreakerState before);
+  void FlusherLoop(Clock::Monotonic::time_point first_tick);
+  void UnitLoop();
+
+  CheckpointStore& store_;
+  const Clock& clock_;
+  const PersistenceOptions options_;
+  FencedCallback on_fenced_;
+  PersistenceObserver* observer_;
+  const Clock::Monotonic::time_point created_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::map<CheckpointKey, Pending> pending_;
+  std::map<CheckpointKey, Checkpoint> in_flight_;
+  std::map<CheckpointKey, Durable> durable_;
+  std::map<CheckpointKey, std::int64_t> fenced_generation_;
+  std::multimap<CheckpointKey, std::shared_ptr<DurabilityTicket>> tickets_;
+  CircuitBreaker breaker_;
+  PersistenceStats stats_;
+  double total_response_ms_ = 0;
+  bool size_trigger_ = false;
+  bool stopping_ = false;
+  bool shut_down_ = false;
+  std::int64_t attempts_ = 0;
+
+  std::mutex flush_mu_;  // one flush at a time (serialises store use)
+
+  std::deque<QueuedUnit> units_;
+  int units_in_flight_ = 0;
+  std::condition_variable units_cv_;
+
+  std::thread flusher_;
+  std::thread unit_lane_;
+};
+
+}  // namespace projd

@@ -1,0 +1,368 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "orchestrator/persistence_core.h"
+#include "tests/support/fake_checkpoint_store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/process.h"
+
+using namespace std::chrono_literals;
+using projd::Checkpoint;
+using projd::CheckpointKey;
+using projd::Durability;
+using projd::FlushOutcome;
+using projd::ForceResult;
+using projd::PersistenceCore;
+using projd::PersistenceOptions;
+using projd::SubmitCode;
+using projd::Trigger;
+using projd::UnitResult;
+using Behaviour = projd::testing::FakeCheckpointStore::Behaviour;
+
+namespace {
+CheckpointKey Key(int partition, const std::string& projection = "p") { return {"rs", projection, partition}; }
+Checkpoint Cp(int partition, std::int64_t position, std::int64_t generation = 1) {
+  return {Key(partition), position, generation, "w1"};
+}
+PersistenceOptions Options() {
+  PersistenceOptions o;
+  o.interval = 1s;
+  o.timeout = 200ms;
+  o.max_batch_size = 10;
+  o.max_pending = 50;
+  o.breaker_threshold = 3;
+  o.breaker_timeout = 5s;
+  o.max_lag_events = 1000;
+  o.max_lag_time = 10s;
+  o.shutdown_timeout = 2s;
+  return o;
+}
+struct Fixture {
+  projd::testing::FakeClock clock;
+  projd::testing::FakeCheckpointStore store{&clock};
+};
+}  // namespace
+
+TEST_CASE("submits coalesce per key: newer generation, then higher position", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  CHECK(core.Submit(Cp(1, 10)).code == SubmitCode::kAccepted);
+  CHECK(core.Submit(Cp(1, 20)).code == SubmitCode::kCoalesced);
+  CHECK(core.Submit(Cp(1, 15)).code == SubmitCode::kCoalesced);  // lower position: kept 20
+  CHECK(core.Submit(Cp(1, 5, 2)).code == SubmitCode::kCoalesced);  // newer generation wins
+  CHECK(core.Submit(Cp(1, 99, 1)).code == SubmitCode::kRejectedStale);  // older generation dropped
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  REQUIRE(f.store.batches() == 1);
+  CHECK(f.store.Row(Key(1))->position == 5);
+  CHECK(f.store.Row(Key(1))->generation == 2);
+  const auto s = core.GetStats();
+  CHECK(s.coalesced == 3);
+  CHECK(s.rejected_stale == 1);
+}
+
+TEST_CASE("100,000 submits over 10 keys within one interval become one flush of 10 rows", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  for (int i = 1; i <= 100000; ++i) REQUIRE(core.Submit(Cp(i % 10, i)).ok());
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(f.store.batches() == 1);
+  CHECK(f.store.rows_written() == 10);
+  CHECK(f.store.Row(Key(0))->position == 100000);
+  CHECK(core.GetStats().pending_count == 0);
+}
+
+TEST_CASE("a key whose position did not change is not written again", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  const auto first = core.Submit(Cp(1, 10));
+  core.FlushOnce(Trigger::kInterval);
+  CHECK(first.ticket->state() == Durability::kDurable);
+  const auto again = core.Submit(Cp(1, 10));
+  CHECK(again.code == SubmitCode::kUnchanged);
+  CHECK(again.ticket->state() == Durability::kDurable);
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kNothing);
+  CHECK(f.store.batches() == 1);
+}
+
+TEST_CASE("tickets tell accepted from durable", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  const auto t10 = core.Submit(Cp(1, 10)).ticket;
+  const auto t20 = core.Submit(Cp(1, 20)).ticket;
+  CHECK(t10->state() == Durability::kPending);
+  f.store.Script({Behaviour::kTransient});
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(t10->state() == Durability::kPending);  // a failure resolves nothing
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(t10->state() == Durability::kDurable);  // 20 durable covers 10
+  CHECK(t20->state() == Durability::kDurable);
+}
+
+TEST_CASE("a failed batch merges back and newer submits win", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Submit(Cp(1, 10));
+  core.Submit(Cp(2, 10));
+  f.store.Script({Behaviour::kTransient});
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  core.Submit(Cp(1, 30));
+  CHECK(core.GetStats().pending_count == 2);
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(f.store.Row(Key(1))->position == 30);
+  CHECK(f.store.Row(Key(2))->position == 10);
+  const auto s = core.GetStats();
+  CHECK(s.failed_requests == 1);
+  CHECK(s.successful_requests == 1);
+  CHECK(s.flushes.at("interval/failure") == 1);
+}
+
+TEST_CASE("committed-but-reply-lost is retried idempotently", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  const auto t = core.Submit(Cp(1, 10)).ticket;
+  f.store.Script({Behaviour::kCommittedReplyLost});
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(t->state() == Durability::kPending);  // outcome unknown: not claimed durable
+  CHECK(f.store.Row(Key(1))->position == 10);  // it did commit
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);  // the retry is harmless
+  CHECK(f.store.Row(Key(1))->position == 10);
+  CHECK(t->state() == Durability::kDurable);
+}
+
+TEST_CASE("a hanging writer is cut at the deadline and counted as a failure", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Submit(Cp(1, 10));
+  f.store.Script({Behaviour::kHang});
+  const auto before = f.clock.Now();
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(f.clock.Now() - before == 200ms);  // the store gave up at PERSISTENCE_TIMEOUT
+  CHECK(core.GetStats().max_response_time == Approx(200.0));
+  CHECK(core.GetStats().pending_count == 1);
+}
+
+TEST_CASE("the breaker opens, keeps pending work, and a probe closes it", "[persistence][breaker]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  for (int p = 0; p < 5; ++p) core.Submit(Cp(p, 1));
+  f.store.Script({Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient});
+  for (int i = 0; i < 3; ++i) CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  auto s = core.GetStats();
+  CHECK(s.circuit_breaker_state == "open");
+  CHECK(s.circuit_breaker_trips == 1);
+  CHECK(s.circuit_breaker_failure_count == 3);
+  // While open: nothing is written, nothing dropped, submits still coalesce.
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSkippedOpen);
+  CHECK(core.Submit(Cp(0, 7)).code == SubmitCode::kCoalesced);
+  CHECK(core.ForcePersistence(1s) == ForceResult::kCircuitOpen);
+  CHECK(core.SubmitUnit({}).get() == UnitResult::kCircuitOpen);
+  CHECK(core.GetStats().pending_count == 5);
+  f.clock.Advance(5s);
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);  // the probe: one row
+  CHECK(f.store.batch_sizes().back() == 1);
+  CHECK(core.GetStats().circuit_breaker_state == "closed");
+  CHECK(core.ForcePersistence(1s) == ForceResult::kOk);
+  CHECK(f.store.Row(Key(0))->position == 7);
+}
+
+TEST_CASE("fenced keys are dropped, reported and not breaker failures", "[persistence][fencing]") {
+  Fixture f;
+  std::vector<CheckpointKey> reported;
+  PersistenceCore core(f.store, f.clock, Options(), [&](const CheckpointKey& k, std::int64_t) { reported.push_back(k); });
+  f.store.StampGeneration(Key(1), 2);  // a newer owner took partition 1
+  const auto fenced = core.Submit(Cp(1, 10, 1)).ticket;
+  const auto fine = core.Submit(Cp(2, 10, 1)).ticket;
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(fenced->state() == Durability::kFenced);
+  CHECK(fine->state() == Durability::kDurable);
+  REQUIRE(reported.size() == 1);
+  CHECK(reported[0] == Key(1));
+  const auto s = core.GetStats();
+  CHECK(s.fenced == 1);
+  CHECK(s.circuit_breaker_failure_count == 0);
+  CHECK(core.Submit(Cp(1, 11, 1)).code == SubmitCode::kRejectedStale);  // never retried
+  CHECK(core.Submit(Cp(1, 11, 3)).code == SubmitCode::kAccepted);       // a newer generation may
+}
+
+TEST_CASE("MAX_PENDING refuses new keys with a distinct code", "[persistence][backpressure]") {
+  Fixture f;
+  auto o = Options();
+  o.max_pending = 5;
+  PersistenceCore core(f.store, f.clock, o);
+  for (int p = 0; p < 5; ++p) CHECK(core.Submit(Cp(p, 1)).code == SubmitCode::kAccepted);
+  CHECK(core.Submit(Cp(5, 1)).code == SubmitCode::kRejectedFull);
+  CHECK(core.Submit(Cp(0, 2)).code == SubmitCode::kCoalesced);  // an existing key still coalesces
+  CHECK(core.ShouldPause());
+  const auto s = core.GetStats();
+  CHECK(s.rejected_full == 1);
+  CHECK(s.capacity_warnings >= 2);
+  core.FlushOnce(Trigger::kInterval);
+  CHECK_FALSE(core.ShouldPause());
+}
+
+TEST_CASE("runners are told to pause when durable progress lags too far", "[persistence][backpressure]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());  // max_lag_events 1000, max_lag_time 10s
+  core.Submit(Cp(1, 500));
+  CHECK_FALSE(core.ShouldPause());
+  core.Submit(Cp(2, 600));
+  CHECK(core.ShouldPause());  // 1100 events not yet durable
+  core.FlushOnce(Trigger::kInterval);
+  CHECK_FALSE(core.ShouldPause());
+  core.Submit(Cp(1, 510));
+  f.clock.Advance(11s);
+  CHECK(core.ShouldPause());  // oldest pending is too old
+}
+
+TEST_CASE("the barrier waits for everything submitted before it, never for a failure", "[persistence][barrier]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  for (int p = 0; p < 25; ++p) core.Submit(Cp(p, 100));
+  f.store.Script({Behaviour::kTransient});
+  CHECK(core.ForcePersistence(5s) == ForceResult::kOk);  // first attempt failed, then 3 batches
+  for (int p = 0; p < 25; ++p) CHECK(f.store.Row(Key(p))->position == 100);
+  CHECK(core.GetStats().flushes.at("force/failure") == 1);
+}
+
+TEST_CASE("the barrier is never satisfied while the database keeps failing", "[persistence][barrier]") {
+  Fixture f;
+  auto o = Options();
+  o.breaker_threshold = 100;
+  PersistenceCore core(f.store, f.clock, o);
+  core.Submit(Cp(1, 10));
+  f.store.SetLatency(100ms);
+  f.store.Script({Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient,
+                  Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient,
+                  Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient});
+  CHECK(core.ForcePersistence(1s) == ForceResult::kTimeout);
+  CHECK_FALSE(f.store.Row(Key(1)).has_value());
+}
+
+TEST_CASE("a barrier across threads covers submits made before it by other threads", "[persistence][barrier]") {
+  projd::SystemClock clock;
+  projd::testing::FakeCheckpointStore store;
+  auto o = Options();
+  o.interval = 1h;  // only the barrier flushes
+  PersistenceCore core(store, clock, o);
+  core.Start();
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < 4; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int i = 1; i <= 1000; ++i) core.Submit(Cp(t, i));
+    });
+  }
+  for (auto& s : submitters) s.join();
+  CHECK(core.ForcePersistence(10s) == ForceResult::kOk);
+  for (int t = 0; t < 4; ++t) CHECK(store.Row(Key(t))->position == 1000);
+  core.Shutdown();
+}
+
+TEST_CASE("the size trigger flushes without waiting for the interval", "[persistence]") {
+  projd::SystemClock clock;
+  projd::testing::FakeCheckpointStore store;
+  auto o = Options();
+  o.interval = 1h;
+  PersistenceCore core(store, clock, o);
+  core.Start();
+  for (int p = 0; p < 10; ++p) core.Submit(Cp(p, 1));  // MAX_BATCH_SIZE keys
+  CHECK(projd::testing::WaitFor([&] { return store.batches() >= 1; }, 10s));
+  CHECK(core.GetStats().flushes.count("size/success") == 1);
+  core.Shutdown();
+}
+
+TEST_CASE("the interval flushes at a fixed rate on the injected clock", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Start();
+  core.Submit(Cp(1, 1));
+  f.clock.Advance(1s);
+  CHECK(projd::testing::WaitFor([&] { return f.store.batches() == 1; }, 10s));
+  core.Submit(Cp(1, 2));
+  f.clock.Advance(1s);
+  CHECK(projd::testing::WaitFor([&] { return f.store.batches() == 2; }, 10s));
+  CHECK(core.GetStats().flushes.at("interval/success") == 2);
+  core.Shutdown();
+}
+
+TEST_CASE("revoke drains only the given keys", "[persistence]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Submit(Cp(1, 10));
+  core.Submit(Cp(2, 10));
+  CHECK(core.Revoke({Key(1)}, 1s) == ForceResult::kOk);
+  CHECK(f.store.Row(Key(1)).has_value());
+  CHECK_FALSE(f.store.Row(Key(2)).has_value());
+  CHECK(core.GetStats().flushes.at("revoke/success") == 1);
+}
+
+TEST_CASE("shutdown drains and reports what stayed unflushed", "[persistence][shutdown]") {
+  SECTION("a healthy database: everything drained") {
+    Fixture f;
+    PersistenceCore core(f.store, f.clock, Options());
+    for (int p = 0; p < 23; ++p) core.Submit(Cp(p, 5));
+    const auto report = core.Shutdown();
+    CHECK(report.drained);
+    CHECK(report.unflushed.empty());
+    CHECK(f.store.rows_written() == 23);
+    CHECK(core.Submit(Cp(1, 6)).code == SubmitCode::kRejectedFull);  // closed for business
+  }
+  SECTION("a database that stays down: reported, tickets abandoned") {
+    Fixture f;
+    auto o = Options();
+    o.breaker_threshold = 1000;
+    PersistenceCore core(f.store, f.clock, o);
+    const auto t = core.Submit(Cp(1, 5)).ticket;
+    f.store.SetLatency(500ms);
+    f.store.Script({Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient,
+                    Behaviour::kTransient, Behaviour::kTransient});
+    const auto report = core.Shutdown();
+    CHECK_FALSE(report.drained);
+    REQUIRE(report.unflushed.size() == 1);
+    CHECK(report.unflushed[0].position == 5);
+    CHECK(t->state() == Durability::kAbandoned);
+  }
+}
+
+TEST_CASE("transactional units commit in order on the lane and report fencing", "[persistence][units]") {
+  projd::SystemClock clock;
+  projd::testing::FakeCheckpointStore store;
+  PersistenceCore core(store, clock, Options());
+  core.Start();
+  std::atomic<int> applied{0};
+  projd::TransactionalUnit unit{{Cp(1, 10)}, [&](projd::TransactionHandle&) { ++applied; }};
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kCommitted);
+  store.StampGeneration(Key(1), 5);
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kFenced);
+  const auto s = core.GetStats();
+  CHECK(s.units_committed == 1);
+  CHECK(s.units_fenced == 1);
+  CHECK(s.circuit_breaker_failure_count == 0);
+  core.Shutdown();
+}
+
+TEST_CASE("stats carry the PersistenceWorker guide's fields", "[persistence][stats]") {
+  Fixture f;
+  f.store.SetLatency(3ms);
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Submit(Cp(1, 1));
+  core.FlushOnce(Trigger::kInterval);
+  f.store.Script({Behaviour::kTransient});
+  core.Submit(Cp(1, 2));
+  core.FlushOnce(Trigger::kInterval);
+  f.clock.Advance(2s);
+  const auto s = core.GetStats();
+  CHECK(s.total_requests == 2);
+  CHECK(s.successful_requests == 1);
+  CHECK(s.failed_requests == 1);
+  CHECK(s.average_response_time == Approx(3.0));
+  CHECK(s.min_response_time == Approx(3.0));
+  CHECK(s.max_response_time == Approx(3.0));
+  CHECK(s.last_success_time > 0);
+  CHECK(s.last_failure_time >= s.last_success_time);
+  CHECK(s.last_persistence_time == s.last_success_time);
+  CHECK(s.pending_count == 1);
+  CHECK(s.oldest_pending_age == 2003);  // submitted at 3 ms, after the first flush
+  CHECK(s.uptime == 2006);
+}

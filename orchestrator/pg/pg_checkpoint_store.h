@@ -1,0 +1,37 @@
+// PgCheckpointStore: CheckpointStore over projd_checkpoints on one connection it owns.
+//
+// Every batch is one transaction and one multi-row statement; its deadline is enforced
+// twice: `SET LOCAL statement_timeout` on the server and a client-side cancel
+// (PQcancel) when the deadline passes. A cancelled or broken batch is reported as
+// InDoubtError (outcome unknown) and the connection is replaced on the next call.
+// Not thread-safe (the persistence core serialises its calls).
+#pragma once
+
+#include <memory>
+
+#include <pqxx/connection>
+
+#include "orchestrator/checkpoint_store.h"
+#include "orchestrator/pg/connection.h"
+
+namespace projd::pg {
+
+class PgCheckpointStore final : public CheckpointStore {
+ public:
+  explicit PgCheckpointStore(ConnectionOptions options);
+  ~PgCheckpointStore() override;
+
+  WriteOutcome WriteBatch(std::span<const Checkpoint> batch, std::chrono::milliseconds timeout) override;
+  UnitOutcome CommitUnit(const TransactionalUnit& unit, std::chrono::milliseconds timeout) override;
+  StampResult Stamp(const std::string& replica_set, const std::vector<std::string>& projections,
+                    const std::vector<int>& partitions, std::int64_t generation, const std::string& writer) override;
+  std::vector<Checkpoint> Read(const std::string& replica_set, const std::string& projection) override;
+
+ private:
+  pqxx::connection& Conn();
+
+  ConnectionOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace projd::pg

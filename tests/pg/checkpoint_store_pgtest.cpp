@@ -1,0 +1,157 @@
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "orchestrator/errors.h"
+#include "orchestrator/persistence_core.h"
+#include "orchestrator/pg/pg_checkpoint_store.h"
+#include "orchestrator/pg/pg_transaction.h"
+#include "tests/support/pg_test_schema.h"
+
+using namespace std::chrono_literals;
+using projd::Checkpoint;
+using projd::CheckpointKey;
+using projd::pg::PgCheckpointStore;
+using projd::testing::PgTestSchema;
+
+namespace {
+CheckpointKey Key(int partition) { return {"rs", "proj", partition}; }
+Checkpoint Cp(int partition, std::int64_t position, std::int64_t generation) {
+  return {Key(partition), position, generation, "w"};
+}
+}  // namespace
+
+TEST_CASE("checkpoint batches upsert, never move backwards, and are fenced by newer generations",
+          "[pg][checkpoints]") {
+  PgTestSchema db;
+  PgCheckpointStore store(db.options());
+  const Checkpoint first[] = {Cp(0, 10, 1), Cp(1, 20, 1)};
+  CHECK(store.WriteBatch(first, 5s).fenced.empty());
+  const Checkpoint back[] = {Cp(0, 5, 1)};
+  CHECK(store.WriteBatch(back, 5s).fenced.empty());
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 0") == 10);
+
+  const auto stamp = store.Stamp("rs", {"proj"}, {1}, 2, "new-owner");
+  REQUIRE(stamp.taken.size() == 1);
+  CHECK(stamp.taken[0].position == 20);
+  const Checkpoint stale[] = {Cp(1, 30, 1), Cp(0, 11, 1)};
+  const auto out = store.WriteBatch(stale, 5s);
+  REQUIRE(out.fenced.size() == 1);
+  CHECK(out.fenced[0] == Key(1));
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 1") == 20);
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 0") == 11);
+
+  const auto older = store.Stamp("rs", {"proj"}, {1}, 1, "zombie");
+  CHECK(older.taken.empty());
+  REQUIRE(older.lost.size() == 1);
+  const auto read = store.Read("rs", "proj");
+  REQUIRE(read.size() == 2);
+  CHECK(read[1].generation == 2);
+  CHECK(read[1].writer == "new-owner");
+}
+
+TEST_CASE("a generation stamp racing a checkpoint write: the new owner starts from what committed",
+          "[pg][checkpoints][fencing]") {
+  PgTestSchema db;
+  PgCheckpointStore old_owner(db.options());
+  PgCheckpointStore new_owner(db.options());
+  int fenced = 0, before_stamp = 0;
+  for (int partition = 0; partition < 60; ++partition) {
+    const Checkpoint initial[] = {Cp(partition, 1, 1)};
+    old_owner.WriteBatch(initial, 5s);
+    projd::WriteOutcome write;
+    projd::StampResult stamp;
+    std::thread a([&] {
+      const Checkpoint cp[] = {Cp(partition, 100 + partition, 1)};
+      write = old_owner.WriteBatch(cp, 5s);
+    });
+    std::thread b([&] { stamp = new_owner.Stamp("rs", {"proj"}, {partition}, 2, "new"); });
+    a.join();
+    b.join();
+    REQUIRE(stamp.taken.size() == 1);
+    INFO("partition " << partition);
+    if (write.fenced.empty()) {
+      // The old owner committed first: the new owner must start from its position.
+      CHECK(stamp.taken[0].position == 100 + partition);
+      ++before_stamp;
+    } else {
+      // The stamp came first: the old owner's write was rejected, nothing moved.
+      CHECK(stamp.taken[0].position == 1);
+      CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = " +
+                                    std::to_string(partition)) == 1);
+      ++fenced;
+    }
+    // After the stamp, the old owner can never commit again.
+    const Checkpoint late[] = {Cp(partition, 999, 1)};
+    CHECK(old_owner.WriteBatch(late, 5s).fenced.size() == 1);
+  }
+  INFO("fenced " << fenced << ", committed before the stamp " << before_stamp);
+  CHECK(fenced + before_stamp == 60);
+}
+
+TEST_CASE("a batch blocked past its deadline is cut and reported as outcome unknown", "[pg][checkpoints]") {
+  PgTestSchema db;
+  PgCheckpointStore store(db.options());
+  const Checkpoint initial[] = {Cp(0, 1, 1)};
+  store.WriteBatch(initial, 5s);
+  auto blocker = db.Connect();
+  pqxx::work hold(*blocker);
+  hold.exec("SELECT * FROM projd_checkpoints FOR UPDATE");
+  const Checkpoint cp[] = {Cp(0, 2, 1)};
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(store.WriteBatch(cp, 300ms), projd::InDoubtError);
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took < 30s);  // bounded by the deadline, not by the lock holder
+  hold.abort();
+  CHECK(store.WriteBatch(cp, 5s).fenced.empty());  // a fresh connection afterwards
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints") == 2);
+}
+
+TEST_CASE("a transactional unit commits its writes with its checkpoint, once", "[pg][checkpoints][units]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (n int)");
+  PgCheckpointStore store(db.options());
+  int applied = 0;
+  projd::TransactionalUnit unit{{Cp(3, 50, 1)}, [&](projd::TransactionHandle& h) {
+                                  ++applied;
+                                  projd::pg::Work(h).exec0("INSERT INTO model VALUES (1)");
+                                }};
+  CHECK(store.CommitUnit(unit, 5s) == projd::UnitOutcome::kCommitted);
+  // A retry after a lost reply finds the checkpoint already there and applies nothing.
+  CHECK(store.CommitUnit(unit, 5s) == projd::UnitOutcome::kCommitted);
+  CHECK(applied == 1);
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);
+
+  store.Stamp("rs", {"proj"}, {3}, 2, "new");
+  projd::TransactionalUnit zombie{{Cp(3, 60, 1)}, [&](projd::TransactionHandle& h) {
+                                    projd::pg::Work(h).exec0("INSERT INTO model VALUES (2)");
+                                  }};
+  CHECK(store.CommitUnit(zombie, 5s) == projd::UnitOutcome::kFenced);
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);  // rolled back with the fence
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 3") == 50);
+
+  projd::TransactionalUnit poison{{Cp(4, 1, 1)}, [](projd::TransactionHandle&) { throw std::runtime_error("bad event"); }};
+  CHECK_THROWS_AS(store.CommitUnit(poison, 5s), projd::PermanentError);
+}
+
+TEST_CASE("the persistence core over Postgres: submits, barrier, shutdown drain", "[pg][checkpoints][persistence]") {
+  PgTestSchema db;
+  PgCheckpointStore store(db.options());
+  projd::SystemClock clock;
+  projd::PersistenceOptions o;
+  o.interval = 1h;
+  o.max_batch_size = 100;
+  projd::PersistenceCore core(store, clock, o);
+  core.Start();
+  for (int i = 1; i <= 5000; ++i) REQUIRE(core.Submit(Cp(i % 64, i, 1)).ok());
+  CHECK(core.ForcePersistence(10s) == projd::ForceResult::kOk);
+  CHECK(db.Scalar<int>("SELECT count(*) FROM projd_checkpoints") == 64);
+  CHECK(db.Scalar<std::int64_t>("SELECT max(position) FROM projd_checkpoints") == 5000);
+  for (int p = 0; p < 10; ++p) core.Submit(Cp(p, 6000 + p, 1));
+  const auto report = core.Shutdown();
+  CHECK(report.drained);
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 9") == 6009);
+  const auto s = core.GetStats();
+  CHECK(s.failed_requests == 0);
+  CHECK(s.flushes.at("shutdown/success") == 1);
+}

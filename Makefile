@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test unit demo bench sanitize clean
+.PHONY: all deps configure build test tsan-unit unit demo bench sanitize clean
 
 all: build
 
@@ -18,9 +18,17 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Every test, against a private throwaway PostgreSQL 15 started for this run.
+# Every test, against a private throwaway PostgreSQL 15 started for this run, then the
+# threaded unit tests (persistence core, breaker, high-water mark) under ThreadSanitizer.
 test: build
 	@$(BUILD_DIR)/tests/projd-testpg -- ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory tsan-unit
+
+# Unit tests of the concurrent parts under ThreadSanitizer (part of `make test`).
+tsan-unit: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS) --target projd_unit_tests
+	@TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/projd_unit_tests "[persistence],[breaker],[hwm]"
 
 # Unit tests only (no database).
 unit: build

@@ -25,7 +25,11 @@ class ScriptedSource final : public projd::PositionSource {
   }
   std::uint64_t NextXidBound() override { return next_xid; }
   std::optional<projd::HoldingTransaction> OldestTransaction() override {
-    return projd::HoldingTransaction{.pid = 42, .xid = "99", .state = "idle in transaction"};
+    projd::HoldingTransaction h;
+    h.pid = 42;
+    h.xid = "99";
+    h.state = "idle in transaction";
+    return h;
   }
 };
 }  // namespace

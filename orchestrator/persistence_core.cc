@@ -181,6 +181,13 @@ SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
   return result;
 }
 
+void PersistenceCore::MarkDurable(const Checkpoint& cp) {
+  auto& d = durable_[cp.key];
+  if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
+    d = {cp.generation, cp.position};
+  }
+}
+
 void PersistenceCore::ResolveTickets(const CheckpointKey& key) {
   const auto d = durable_.find(key);
   const auto f = fenced_generation_.find(key);
@@ -292,10 +299,7 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
           }
           fenced.push_back(cp);
         } else {
-          auto& d = durable_[cp.key];
-          if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
-            d = {cp.generation, cp.position};
-          }
+          MarkDurable(cp);
         }
         ResolveTickets(cp.key);
       }
@@ -492,10 +496,7 @@ void PersistenceCore::UnitLoop() {
         if (result == UnitResult::kCommitted) {
           ++stats_.units_committed;
           for (const auto& cp : q.unit.checkpoints) {
-            auto& d = durable_[cp.key];
-            if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
-              d = {cp.generation, cp.position};
-            }
+            MarkDurable(cp);
             ResolveTickets(cp.key);
           }
         } else if (result == UnitResult::kFenced) {

@@ -170,6 +170,7 @@ class PersistenceCore {
   ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
                          Clock::Monotonic::time_point deadline);
   bool Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const;  // mu_ held
+  void MarkDurable(const Checkpoint& cp);                                      // mu_ held
   void ResolveTickets(const CheckpointKey& key);                               // mu_ held
   void RecordAttempt(bool success, std::chrono::microseconds duration);        // mu_ held
   void NoteBreaker(BreakerState before);

@@ -1,0 +1,39 @@
+// PgCoordinationStore: CoordinationStore over projd_replica_sets, projd_workers and
+// projd_assignments on one connection it owns. Not thread-safe.
+#pragma once
+
+#include <memory>
+
+#include <pqxx/connection>
+
+#include "orchestrator/coordination_store.h"
+#include "orchestrator/pg/connection.h"
+
+namespace projd::pg {
+
+class PgCoordinationStore final : public CoordinationStore {
+ public:
+  explicit PgCoordinationStore(ConnectionOptions options);
+  ~PgCoordinationStore() override;
+
+  int EnsureReplicaSet(const std::string& replica_set, int partitions) override;
+  void Register(const std::string& replica_set, const WorkerInfo& worker) override;
+  HeartbeatResult Heartbeat(const std::string& replica_set, const std::string& worker_id) override;
+  std::vector<Member> ListMembers(const std::string& replica_set) override;
+  std::vector<std::string> EvictStale(const std::string& replica_set, std::chrono::milliseconds stale_timeout) override;
+  std::optional<std::int64_t> FormGeneration(const std::string& replica_set) override;
+  void Acknowledge(const std::string& replica_set, const std::string& worker_id, std::int64_t generation) override;
+  AssignmentView ReadAssignment(const std::string& replica_set) override;
+  void Deregister(const std::string& replica_set, const std::string& worker_id) override;
+
+  // The NOTIFY channel of a replica set's generation changes.
+  static std::string Channel(const std::string& schema);
+
+ private:
+  pqxx::connection& Conn();
+
+  ConnectionOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace projd::pg

@@ -1,11 +1,124 @@
-// `projd run`: the worker. This slice supports --print-config; the worker loop is being
-// built (issues 5 and 6).
+// `projd run`: a worker of the replica set. Wires the Postgres implementations and the
+// linked projections into a projd::Worker, then waits for SIGTERM/SIGINT and stops
+// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT.
+#include <csignal>
 #include <iostream>
 #include <memory>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "cmd/cli.h"
+#include "orchestrator/backoff.h"
+#include "orchestrator/errors.h"
+#include "orchestrator/pg/event_notifier.h"
+#include "orchestrator/pg/pg_checkpoint_store.h"
+#include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/pg/pg_event_reader.h"
+#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/version.h"
+#include "orchestrator/worker.h"
+#include "orchestrator/worker_id.h"
+#include "projections/projection_sink.h"
+#include "projections/registry.h"
 
 namespace projd::cli {
+namespace {
+
+pg::ConnectionOptions Db(const Config& c, const std::string& role) {
+  return {c.database_url, c.database_schema, "projd-" + role};
+}
+
+WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections) {
+  WorkerParts parts;
+  parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
+  parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
+  parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
+  parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
+  auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"));
+  parts.wait_for_events = [events](std::chrono::milliseconds t) { return events->Wait(t); };
+  auto generations =
+      std::make_shared<pg::EventNotifier>(Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema));
+  parts.wait_for_generation = [generations](std::chrono::milliseconds t) { return generations->Wait(t); };
+  auto reader_options = Db(c, "reader");
+  reader_options.settings.push_back({"max_parallel_workers_per_gather", "0"});
+  parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
+  for (auto& p : projections) {
+    parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), Db(c, "projection")));
+  }
+  return parts;
+}
+
+// Blocks SIGTERM and SIGINT in every thread (the worker's threads inherit the mask) so
+// that the main thread can wait for them synchronously.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// Waits up to `timeout` for a stop signal; returns it, or 0.
+int WaitForStop(const sigset_t& set, std::chrono::milliseconds timeout) {
+  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)};
+  const int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
+int RunWorker(const Invocation& invocation) {
+  const Config& c = invocation.loaded.config;
+  const auto logger = MakeLogger(invocation, "worker");
+  const auto signals = BlockStopSignals();
+
+  auto& registry = ProjectionRegistry::Linked();
+  if (const auto problems = registry.Problems(); !problems.empty()) {
+    throw PermanentError("invalid projection registrations: " + problems.front());
+  }
+  std::vector<std::unique_ptr<Projection>> projections;
+  try {
+    projections = registry.Create(c.projections);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("PROJECTIONS: ") + e.what());
+  }
+
+  WorkerInfo info;
+  info.worker_id = NewWorkerId();
+  info.worker_name = c.worker_name.empty() ? info.worker_id : c.worker_name;
+  info.host = invocation.env.count("HOSTNAME") ? invocation.env.at("HOSTNAME") : "";
+  info.pid = static_cast<int>(::getpid());
+  info.version = kVersion;
+
+  // Start-up needs the database once (projection setup, sequence check); a database that
+  // is not up yet is waited for, with backoff, until a stop signal arrives.
+  static const SystemClock clock;
+  Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
+  std::unique_ptr<Worker> worker;
+  while (!worker) {
+    try {
+      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup"));
+      std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
+      worker = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock,
+                                        logger);
+    } catch (const TransientError& e) {
+      const auto wait = backoff.Next();
+      logger.Warn("database unavailable at start-up; retrying",
+                  {{"error", e.what()}, {"retry_in_ms", std::to_string(wait.count())}});
+      if (WaitForStop(signals, wait)) return kExitOk;
+    }
+  }
+  worker->Start();
+  int sig = 0;
+  while ((sig = WaitForStop(signals, std::chrono::milliseconds(1000))) == 0) {
+  }
+  logger.Info("stop signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                                     {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
+  worker->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace
 
 void AddRunCommand(CLI::App& app, Invocation& invocation) {
   auto* cmd = app.add_subcommand("run", "run a worker of the replica set");
@@ -20,8 +133,7 @@ void AddRunCommand(CLI::App& app, Invocation& invocation) {
         return kExitOk;
       }
       RequireDatabaseUrl(invocation);
-      std::cerr << "projd run: the worker loop is not built yet (see README, feature status)\n";
-      return kExitFailure;
+      return RunWorker(invocation);
     };
   });
 }

@@ -21,6 +21,9 @@ std::string EventNotifier::ChannelFor(const std::string& schema) {
 EventNotifier::EventNotifier(ConnectionOptions options)
     : options_(std::move(options)), channel_(ChannelFor(options_.schema)) {}
 
+EventNotifier::EventNotifier(ConnectionOptions options, std::string channel)
+    : options_(std::move(options)), channel_(std::move(channel)) {}
+
 EventNotifier::~EventNotifier() {
   receiver_.reset();
   conn_.reset();

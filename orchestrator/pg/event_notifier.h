@@ -19,7 +19,10 @@ class NotificationCounter;
 
 class EventNotifier {
  public:
+  // Listens on the events channel of options.schema.
   explicit EventNotifier(ConnectionOptions options);
+  // Listens on another channel (e.g. PgCoordinationStore::Channel for generations).
+  EventNotifier(ConnectionOptions options, std::string channel);
   ~EventNotifier();
 
   // Blocks up to `timeout`. Returns true when a notification arrived or the listen was

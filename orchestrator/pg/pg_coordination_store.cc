@@ -19,10 +19,31 @@ constexpr const char* kRegisterSql =
     "INSERT INTO projd_workers (worker_id, replica_set, worker_name, host, pid, version)"
     " VALUES ($1, $2, $3, $4, $5, $6)"
     " ON CONFLICT (worker_id) DO UPDATE SET last_heartbeat = now()";
+// One round trip per heartbeat: refresh our row, evict stale peers (SKIP LOCKED: never wait
+// on a peer that is heartbeating right now), and tell whether a generation is due. All CTEs
+// share one snapshot, so `live` filters the stale rows out itself.
 constexpr const char* kHeartbeatSql =
     "WITH hb AS (UPDATE projd_workers SET last_heartbeat = now()"
-    "            WHERE worker_id = $2 AND replica_set = $1 RETURNING 1)"
-    " SELECT (SELECT count(*) FROM hb) > 0, generation FROM projd_replica_sets WHERE name = $1";
+    "            WHERE worker_id = $2 AND replica_set = $1 RETURNING 1),"
+    " stale AS (DELETE FROM projd_workers WHERE worker_id IN ("
+    "            SELECT worker_id FROM projd_workers WHERE replica_set = $1 AND worker_id <> $2"
+    "            AND last_heartbeat < now() - make_interval(secs => $3::double precision / 1000)"
+    "            FOR UPDATE SKIP LOCKED) RETURNING worker_id),"
+    " live AS (SELECT worker_id, registered_at FROM projd_workers WHERE replica_set = $1"
+    "          AND (worker_id = $2 OR last_heartbeat >= now() - make_interval(secs => $3::double precision / 1000))),"
+    " owners AS (SELECT worker_id, count(*) AS n FROM projd_assignments"
+    "            WHERE replica_set = $1 AND partition < (SELECT partitions FROM projd_replica_sets WHERE name = $1)"
+    "            GROUP BY worker_id)"
+    " SELECT (SELECT count(*) FROM hb) > 0, s.generation, s.partitions,"
+    "  (EXISTS (SELECT 1 FROM owners o WHERE o.worker_id IS NULL"
+    "           OR o.worker_id NOT IN (SELECT worker_id FROM live))"
+    "   OR (NOT EXISTS (SELECT 1 FROM owners) AND EXISTS (SELECT 1 FROM live))"
+    "   OR (EXISTS (SELECT 1 FROM live l WHERE l.worker_id NOT IN"
+    "               (SELECT worker_id FROM owners WHERE worker_id IS NOT NULL))"
+    "       AND EXISTS (SELECT 1 FROM owners WHERE n >= 2))),"
+    "  coalesce((SELECT (extract(epoch FROM now() - max(registered_at)) * 1000)::bigint FROM live), 0),"
+    "  coalesce((SELECT string_agg(worker_id, ',') FROM stale), '')"
+    " FROM projd_replica_sets s WHERE s.name = $1";
 constexpr const char* kMembersSql =
     "SELECT worker_id, worker_name, (extract(epoch FROM now() - last_heartbeat) * 1000)::bigint,"
     " acked_generation FROM projd_workers WHERE replica_set = $1 ORDER BY worker_name, worker_id";
@@ -48,7 +69,36 @@ constexpr const char* kNotifySql = "SELECT pg_notify($1, $2)";
 constexpr const char* kAckSql =
     "UPDATE projd_workers SET acked_generation = GREATEST(acked_generation, $3)"
     " WHERE replica_set = $1 AND worker_id = $2";
-constexpr const char* kGenerationSql = "SELECT generation, partitions FROM projd_replica_sets WHERE name = $1";
+constexpr const char* kEvictUnackedSql =
+    "DELETE FROM projd_workers WHERE replica_set = $1 AND worker_id = ANY($2::text[])"
+    " AND acked_generation < $3 RETURNING worker_id";
+constexpr const char* kGenerationSql =
+    "SELECT generation, partitions, (extract(epoch FROM now() - generation_formed_at) * 1000)::bigint"
+    " FROM projd_replica_sets WHERE name = $1";
+// Split: partition k of P becomes k and k+P of 2P. Checkpoint copies and the stamp of every
+// row with the new generation happen under the replica-set row lock, in one transaction.
+constexpr const char* kSplitCopyCheckpointsSql =
+    "INSERT INTO projd_checkpoints (replica_set, projection, partition, position, generation, writer)"
+    " SELECT replica_set, projection, partition + $2, position, $3, 'split'"
+    " FROM projd_checkpoints WHERE replica_set = $1 AND partition < $2"
+    " ON CONFLICT (replica_set, projection, partition) DO UPDATE SET position = EXCLUDED.position,"
+    "  generation = EXCLUDED.generation, writer = EXCLUDED.writer, updated_at = now()";
+constexpr const char* kSplitStampSql =
+    "UPDATE projd_checkpoints SET generation = $3, updated_at = now()"
+    " WHERE replica_set = $1 AND partition < $2 AND generation < $3";
+constexpr const char* kSplitAssignmentsSql =
+    "INSERT INTO projd_assignments (replica_set, partition, generation, worker_id, worker_name, previous_worker_id)"
+    " SELECT replica_set, partition + $2, $3, worker_id, worker_name, worker_id"
+    " FROM projd_assignments WHERE replica_set = $1 AND partition < $2"
+    " ON CONFLICT (replica_set, partition) DO UPDATE SET generation = EXCLUDED.generation,"
+    "  worker_id = EXCLUDED.worker_id, worker_name = EXCLUDED.worker_name,"
+    "  previous_worker_id = EXCLUDED.previous_worker_id, assigned_at = now()";
+constexpr const char* kSplitBumpAssignmentsSql =
+    "UPDATE projd_assignments SET generation = $3, previous_worker_id = worker_id"
+    " WHERE replica_set = $1 AND partition < $2";
+constexpr const char* kSplitSetSql =
+    "UPDATE projd_replica_sets SET partitions = $2, generation = $3, generation_formed_at = now()"
+    " WHERE name = $1";
 constexpr const char* kDeregisterSql = "DELETE FROM projd_workers WHERE replica_set = $1 AND worker_id = $2";
 
 }  // namespace
@@ -82,13 +132,27 @@ void PgCoordinationStore::Register(const std::string& replica_set, const WorkerI
   });
 }
 
-HeartbeatResult PgCoordinationStore::Heartbeat(const std::string& replica_set, const std::string& worker_id) {
+HeartbeatResult PgCoordinationStore::Heartbeat(const std::string& replica_set, const std::string& worker_id,
+                                               std::chrono::milliseconds stale_timeout) {
   try {
     pqxx::work tx(Conn());
-    const auto r = tx.exec_params(kHeartbeatSql, replica_set, worker_id);
+    const auto r = tx.exec_params(kHeartbeatSql, replica_set, worker_id, static_cast<double>(stale_timeout.count()));
     tx.commit();
-    if (r.empty()) return {false, 0};
-    return {r[0][0].as<bool>(), r[0][1].as<std::int64_t>()};
+    HeartbeatResult out;
+    if (r.empty()) return out;
+    out.found = r[0][0].as<bool>();
+    out.generation = r[0][1].as<std::int64_t>();
+    out.partitions = r[0][2].as<int>();
+    out.membership_changed = r[0][3].as<bool>();
+    out.youngest_member_age = std::chrono::milliseconds(r[0][4].as<std::int64_t>());
+    const auto evicted = r[0][5].as<std::string>();
+    for (std::size_t start = 0; start < evicted.size();) {
+      const auto comma = evicted.find(',', start);
+      const auto end = comma == std::string::npos ? evicted.size() : comma;
+      out.evicted.push_back(evicted.substr(start, end - start));
+      start = end + 1;
+    }
+    return out;
   } catch (const std::exception&) {
     conn_.reset();
     Rethrow("heartbeat");
@@ -185,7 +249,45 @@ void PgCoordinationStore::Acknowledge(const std::string& replica_set, const std:
   Translate("acknowledge generation", [&] {
     pqxx::work tx(Conn());
     tx.exec_params0(kAckSql, replica_set, worker_id, generation);
+    tx.exec_params(kNotifySql, Channel(options_.schema), replica_set);
     tx.commit();
+  });
+}
+
+std::vector<std::string> PgCoordinationStore::EvictUnacknowledged(const std::string& replica_set,
+                                                                  const std::vector<std::string>& worker_ids,
+                                                                  std::int64_t generation) {
+  return Translate("evict unacknowledged workers", [&] {
+    pqxx::work tx(Conn());
+    std::vector<std::string> out;
+    for (const auto& r : tx.exec_params(kEvictUnackedSql, replica_set, TextArray(worker_ids), generation)) {
+      out.push_back(r[0].as<std::string>());
+    }
+    tx.commit();
+    return out;
+  });
+}
+
+std::int64_t PgCoordinationStore::SplitPartitions(const std::string& replica_set) {
+  return Translate("split partitions", [&] {
+    pqxx::work tx(Conn());
+    const auto set = tx.exec_params(kLockSetSql, replica_set);
+    if (set.empty()) throw PermanentError("replica set '" + replica_set + "' does not exist");
+    const auto generation = set[0][0].as<std::int64_t>();
+    const int partitions = set[0][1].as<int>();
+    if (partitions * 2 > 4096) {
+      throw PermanentError("replica set '" + replica_set + "' has " + std::to_string(partitions) +
+                           " partitions; a split would exceed the maximum of 4096");
+    }
+    const std::int64_t next = generation + 1;
+    tx.exec_params0(kSplitStampSql, replica_set, partitions, next);
+    tx.exec_params0(kSplitCopyCheckpointsSql, replica_set, partitions, next);
+    tx.exec_params0(kSplitAssignmentsSql, replica_set, partitions, next);
+    tx.exec_params0(kSplitBumpAssignmentsSql, replica_set, partitions, next);
+    tx.exec_params0(kSplitSetSql, replica_set, partitions * 2, next);
+    tx.exec_params(kNotifySql, Channel(options_.schema), replica_set);
+    tx.commit();
+    return next;
   });
 }
 
@@ -197,6 +299,7 @@ AssignmentView PgCoordinationStore::ReadAssignment(const std::string& replica_se
     if (set.empty()) return view;
     view.generation = set[0][0].as<std::int64_t>();
     view.partitions = set[0][1].as<int>();
+    view.generation_age = std::chrono::milliseconds(set[0][2].as<std::int64_t>());
     view.owner_ids.assign(view.partitions, "");
     view.owner_names.assign(view.partitions, "");
     for (const auto& r : tx.exec_params(kAssignmentSql, replica_set)) {

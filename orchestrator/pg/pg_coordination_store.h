@@ -18,11 +18,15 @@ class PgCoordinationStore final : public CoordinationStore {
 
   int EnsureReplicaSet(const std::string& replica_set, int partitions) override;
   void Register(const std::string& replica_set, const WorkerInfo& worker) override;
-  HeartbeatResult Heartbeat(const std::string& replica_set, const std::string& worker_id) override;
+  HeartbeatResult Heartbeat(const std::string& replica_set, const std::string& worker_id,
+                            std::chrono::milliseconds stale_timeout) override;
   std::vector<Member> ListMembers(const std::string& replica_set) override;
   std::vector<std::string> EvictStale(const std::string& replica_set, std::chrono::milliseconds stale_timeout) override;
   std::optional<std::int64_t> FormGeneration(const std::string& replica_set) override;
   void Acknowledge(const std::string& replica_set, const std::string& worker_id, std::int64_t generation) override;
+  std::vector<std::string> EvictUnacknowledged(const std::string& replica_set, const std::vector<std::string>& worker_ids,
+                                               std::int64_t generation) override;
+  std::int64_t SplitPartitions(const std::string& replica_set) override;
   AssignmentView ReadAssignment(const std::string& replica_set) override;
   void Deregister(const std::string& replica_set, const std::string& worker_id) override;
 

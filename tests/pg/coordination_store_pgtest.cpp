@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "orchestrator/assignment.h"
+#include "orchestrator/errors.h"
+#include "orchestrator/pg/pg_checkpoint_store.h"
 #include "orchestrator/pg/pg_coordination_store.h"
 #include "tests/support/pg_test_schema.h"
 
@@ -29,11 +31,11 @@ TEST_CASE("a heartbeat returns the generation and tells an evicted worker so", "
   CHECK(store.EnsureReplicaSet("rs", 16) == 16);
   CHECK(store.EnsureReplicaSet("rs", 32) == 16);  // the count is fixed per replica set
   store.Register("rs", Worker("id-a", "a"));
-  auto hb = store.Heartbeat("rs", "id-a");
+  auto hb = store.Heartbeat("rs", "id-a", 30s);
   CHECK(hb.found);
   CHECK(hb.generation == 0);
   store.Deregister("rs", "id-a");
-  hb = store.Heartbeat("rs", "id-a");
+  hb = store.Heartbeat("rs", "id-a", 30s);
   CHECK_FALSE(hb.found);
 }
 
@@ -80,8 +82,8 @@ TEST_CASE("stale workers are evicted by the database clock", "[pg][coordination]
   CHECK(members[1].worker_name == "old");
   CHECK(members[1].heartbeat_age >= 40s);
   CHECK(store.EvictStale("rs", 30s) == std::vector<std::string>{"id-old"});
-  CHECK_FALSE(store.Heartbeat("rs", "id-old").found);
-  CHECK(store.Heartbeat("rs", "id-new").found);
+  CHECK_FALSE(store.Heartbeat("rs", "id-old", 30s).found);
+  CHECK(store.Heartbeat("rs", "id-new", 30s).found);
 }
 
 TEST_CASE("concurrent generation formers agree on one generation", "[pg][coordination]") {
@@ -107,4 +109,89 @@ TEST_CASE("concurrent generation formers agree on one generation", "[pg][coordin
   for (const auto& [n, c] : Counts(view)) CHECK((c == 6 || c == 7));
   store.Acknowledge("rs", "id-0", 1);
   CHECK(store.ListMembers("rs")[0].acked_generation == 1);
+}
+
+TEST_CASE("a heartbeat evicts stale peers and tells when a generation is due", "[pg][coordination]") {
+  PgTestSchema db;
+  PgCoordinationStore store(db.options());
+  store.EnsureReplicaSet("rs", 8);
+  store.Register("rs", Worker("id-a", "a"));
+  auto hb = store.Heartbeat("rs", "id-a", 30s);
+  CHECK(hb.membership_changed);  // a member and no assignment yet
+  CHECK(hb.youngest_member_age < 30s);
+  REQUIRE(store.FormGeneration("rs") == 1);
+  hb = store.Heartbeat("rs", "id-a", 30s);
+  CHECK_FALSE(hb.membership_changed);
+  CHECK(hb.partitions == 8);
+
+  store.Register("rs", Worker("id-b", "b"));  // a join: b owns nothing while a owns 8
+  CHECK(store.Heartbeat("rs", "id-a", 30s).membership_changed);
+  REQUIRE(store.FormGeneration("rs") == 2);
+  CHECK_FALSE(store.Heartbeat("rs", "id-a", 30s).membership_changed);
+
+  // b stops heartbeating: a's next heartbeat deletes it and reports the change.
+  db.Exec("UPDATE projd_workers SET last_heartbeat = now() - interval '40 seconds' WHERE worker_id = 'id-b'");
+  hb = store.Heartbeat("rs", "id-a", 30s);
+  CHECK(hb.evicted == std::vector<std::string>{"id-b"});
+  CHECK(hb.membership_changed);
+  CHECK(hb.generation == 2);
+  CHECK(store.ListMembers("rs").size() == 1);
+}
+
+TEST_CASE("members that do not acknowledge a generation can be evicted, acknowledged ones not",
+          "[pg][coordination]") {
+  PgTestSchema db;
+  PgCoordinationStore store(db.options());
+  store.EnsureReplicaSet("rs", 4);
+  store.Register("rs", Worker("id-a", "a"));
+  store.Register("rs", Worker("id-b", "b"));
+  REQUIRE(store.FormGeneration("rs") == 1);
+  store.Acknowledge("rs", "id-a", 1);
+  const auto evicted = store.EvictUnacknowledged("rs", {"id-a", "id-b"}, 1);
+  CHECK(evicted == std::vector<std::string>{"id-b"});
+  CHECK(store.ReadAssignment("rs").generation_age < 60s);
+}
+
+TEST_CASE("a split doubles the partitions, copies every checkpoint and fences old writers",
+          "[pg][coordination][split]") {
+  PgTestSchema db;
+  PgCoordinationStore store(db.options());
+  projd::pg::PgCheckpointStore checkpoints(db.options());
+  store.EnsureReplicaSet("rs", 4);
+  store.Register("rs", Worker("id-a", "a"));
+  store.Register("rs", Worker("id-b", "b"));
+  REQUIRE(store.FormGeneration("rs") == 1);
+  const auto before = store.ReadAssignment("rs");
+  checkpoints.Stamp("rs", {"p1", "p2"}, {0, 1, 2, 3}, 1, "id-a");
+  std::vector<projd::Checkpoint> batch;
+  for (int p = 0; p < 4; ++p) {
+    batch.push_back({{"rs", "p1", p}, 100 + p, 1, "id-a"});
+    batch.push_back({{"rs", "p2", p}, 200 + p, 1, "id-a"});
+  }
+  REQUIRE(checkpoints.WriteBatch(batch, 5s).fenced.empty());
+
+  CHECK(store.SplitPartitions("rs") == 2);
+  const auto after = store.ReadAssignment("rs");
+  CHECK(after.partitions == 8);
+  CHECK(after.generation == 2);
+  for (int p = 0; p < 4; ++p) {
+    CHECK(after.owner_ids[p] == before.owner_ids[p]);
+    CHECK(after.owner_ids[p + 4] == before.owner_ids[p]);
+  }
+  for (const auto* projection : {"p1", "p2"}) {
+    const auto rows = checkpoints.Read("rs", projection);
+    REQUIRE(rows.size() == 8);
+    const int base = std::string(projection) == "p1" ? 100 : 200;
+    for (const auto& cp : rows) {
+      CHECK(cp.position == base + cp.key.partition % 4);
+      CHECK(cp.generation == 2);
+    }
+  }
+  // A writer of generation 1 (it has not seen the split) is fenced on every partition.
+  const std::vector<projd::Checkpoint> stale{{{"rs", "p1", 0}, 500, 1, "id-a"}};
+  CHECK(checkpoints.WriteBatch(stale, 5s).fenced.size() == 1);
+  CHECK(checkpoints.Read("rs", "p1")[0].position == 100);
+  // Splitting beyond 4096 partitions is refused.
+  db.Exec("UPDATE projd_replica_sets SET partitions = 4096 WHERE name = 'rs'");
+  CHECK_THROWS_AS(store.SplitPartitions("rs"), projd::PermanentError);
 }

@@ -1,0 +1,27 @@
+// BatchSink: what a runner hands its batches to. projections/ adapts a user Projection to
+// it; the orchestrator library itself stays free of libpqxx and of user code.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "orchestrator/event.h"
+#include "orchestrator/event_reader.h"
+#include "orchestrator/transaction_handle.h"
+
+namespace projd {
+
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual std::string Name() const = 0;
+  // Transactional sinks write through Apply inside the checkpoint's transaction;
+  // async sinks handle the batch first and their checkpoints are submitted afterwards.
+  virtual bool Transactional() const = 0;
+  virtual ReadScope Scope() const { return {}; }
+  // Throwing rolls the unit back; the runner retries with backoff.
+  virtual void Apply(std::span<const Event> batch, TransactionHandle& tx) {}
+  virtual void Handle(std::span<const Event> batch, bool replaying) {}
+};
+
+}  // namespace projd

@@ -1,0 +1,131 @@
+// Coordinator: a worker's membership loop (design section 5), on its own thread and its
+// own database connection, never queued behind projection work.
+//
+// Every HEARTBEAT_INTERVAL (and at once on a generation notification, an acknowledgement
+// or a fencing report) it heartbeats, which also evicts stale peers; forms the next
+// generation when membership changed (joins debounced by the join grace); and reconciles
+// this worker's partitions with the assignment:
+//  * lost partitions: stop reading them, drain their checkpoints through the persistence
+//    core, then acknowledge the generation;
+//  * gained partitions: once every live member acknowledged (or COORDINATION_TIMEOUT
+//    passed, after which the laggards are evicted and a newer generation formed), stamp
+//    the checkpoint rows with the generation in one transaction and start from them.
+// Failed heartbeats are retried with capped jittered backoff; a worker whose last
+// successful heartbeat is older than the self-fence threshold stops processing by itself;
+// a heartbeat that finds its row gone stops everything and rejoins.
+// Thread-safe: Wake/ReportFenced/Status from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orchestrator/backoff.h"
+#include "orchestrator/checkpoint_store.h"
+#include "orchestrator/clock.h"
+#include "orchestrator/coordination_store.h"
+#include "orchestrator/logging.h"
+#include "orchestrator/membership_rules.h"
+#include "orchestrator/partition_owner.h"
+#include "orchestrator/persistence_core.h"
+#include "orchestrator/wake_signal.h"
+
+namespace projd {
+
+struct CoordinatorOptions {
+  std::string replica_set;
+  WorkerInfo worker;
+  int partitions = 64;  // used when the replica set is new
+  MembershipTimings timings;
+  std::chrono::milliseconds drain_timeout{30000};  // per handover (FORCE_PERSISTENCE_TIMEOUT)
+};
+
+struct CoordinatorCounters {
+  std::int64_t heartbeats = 0;
+  std::int64_t heartbeat_failures = 0;
+  std::int64_t generations_formed = 0;      // by this worker
+  std::int64_t stale_workers_cleaned = 0;   // by this worker
+  std::int64_t coordination_timeouts = 0;   // members evicted for not acknowledging
+  std::int64_t self_fenced = 0;
+  std::int64_t evicted = 0;                 // times this worker found its row gone
+  std::int64_t partitions_taken = 0;
+  std::int64_t partitions_released = 0;
+};
+
+struct CoordinatorStatus {
+  bool registered = false;
+  bool healthy = false;         // the last heartbeat succeeded
+  bool self_fenced = false;
+  std::int64_t generation = 0;  // last seen
+  std::int64_t acked_generation = 0;
+  int partition_count = 0;
+  std::vector<int> owned;
+  std::vector<int> waiting;     // assigned to this worker, waiting for the handover
+  std::chrono::milliseconds heartbeat_latency{0};
+  std::string last_error;
+  CoordinatorCounters counters;
+};
+
+class Coordinator {
+ public:
+  Coordinator(CoordinationStore& store, CheckpointStore& stamp_store, PersistenceCore& core, PartitionOwner& owner,
+              const Clock& clock, Logger logger, CoordinatorOptions options);
+  ~Coordinator();
+
+  void Start();
+  // Wakes the loop now (a generation notification arrived).
+  void Wake() { wake_.Notify(); }
+  // A runner's write of `partition` was fenced: re-check it against the assignment.
+  void ReportFenced(int partition);
+  // Stops the loop thread (no release, no deregistration).
+  void Stop();
+  // Graceful leave after the runners stopped and the core drained: delete our row and
+  // form the next generation so peers take our partitions at once.
+  void Leave();
+
+  CoordinatorStatus Status() const;
+  const std::string& worker_id() const { return options_.worker.worker_id; }
+
+ private:
+  void Loop();
+  // One round; returns how long to wait before the next.
+  std::chrono::milliseconds Tick();
+  void Reconcile(const AssignmentView& view);
+  void ReleaseOwned(const std::vector<int>& partitions, bool drain);
+  void DropEverything(const std::string& why);
+
+  CoordinationStore& store_;
+  CheckpointStore& stamp_store_;
+  PersistenceCore& core_;
+  PartitionOwner& owner_;
+  const Clock& clock_;
+  Logger logger_;
+  const CoordinatorOptions options_;
+
+  WakeSignal wake_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+
+  // Loop-thread state.
+  bool registered_ = false;
+  Clock::Monotonic::time_point last_success_{};
+  Clock::Monotonic::time_point last_heartbeat_{};
+  std::int64_t known_generation_ = -1;
+  int known_partitions_ = 0;
+  bool handover_pending_ = false;
+  Backoff backoff_;
+
+  mutable std::mutex mu_;  // guards status_ and owned_ / fenced_ (read by Status())
+  std::set<int> owned_;
+  std::set<int> fenced_;
+  CoordinatorStatus status_;
+};
+
+}  // namespace projd

@@ -1,0 +1,25 @@
+// PartitionOwner: what the coordinator drives: the runners of this worker, as one.
+// Thread-safe: the coordinator calls it from its own thread while runners run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "orchestrator/checkpoint.h"
+
+namespace projd {
+
+class PartitionOwner {
+ public:
+  virtual ~PartitionOwner() = default;
+  virtual std::vector<std::string> Projections() const = 0;
+  // Starts processing from the stamped checkpoints (each carries projection, partition,
+  // position and the generation that took it) of a stream split into `partition_count`.
+  virtual void Take(int partition_count, const std::vector<Checkpoint>& taken) = 0;
+  // Stops reading `partitions` (all projections); returns once no batch touching them is
+  // in flight. Their submitted checkpoints stay with the persistence core (drain them).
+  virtual void Release(const std::vector<int>& partitions) = 0;
+};
+
+}  // namespace projd

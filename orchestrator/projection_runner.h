@@ -1,0 +1,116 @@
+// ProjectionRunner: one per (projection, worker). A thread that reads the events of the
+// partitions this worker owns, in batches of BATCH_SIZE up to the high-water mark, hands
+// them to the projection and moves its checkpoints through the persistence core:
+//  * transactional projections: the batch's writes and its fenced checkpoints commit as
+//    one unit (exactly once, even with a zombie worker);
+//  * async projections: the batch is handled, then its checkpoints are submitted
+//    (at-least-once; the window since the last durable checkpoint may be replayed).
+// Each partition is read from its own checkpoint. A fenced write drops the partition
+// (a newer generation owns it) and is reported to the coordinator. A failing batch is
+// retried with capped jittered backoff; it never kills the thread.
+// Thread-safe: Take/Release/Fenced/Status may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orchestrator/batch_sink.h"
+#include "orchestrator/checkpoint.h"
+#include "orchestrator/clock.h"
+#include "orchestrator/event_reader.h"
+#include "orchestrator/logging.h"
+#include "orchestrator/persistence_core.h"
+#include "orchestrator/published_mark.h"
+
+namespace projd {
+
+struct RunnerOptions {
+  std::string replica_set;
+  std::string worker_id;
+  int batch_size = 100;
+  std::chrono::milliseconds poll_interval{1000};
+  std::chrono::milliseconds retry_initial{100};
+  std::chrono::milliseconds retry_max{10000};
+};
+
+enum class RunnerState { kIdle, kRunning, kCaughtUp, kFailing, kPaused, kStopped };
+std::string ToString(RunnerState s);
+
+struct RunnerStatus {
+  std::string projection;
+  RunnerState state = RunnerState::kIdle;
+  int partitions = 0;
+  std::int64_t min_position = 0;  // lowest processed position over owned partitions
+  std::int64_t events_processed = 0;
+  std::int64_t batches = 0;
+  std::int64_t errors = 0;
+  std::int64_t fenced = 0;
+  std::string last_error;
+};
+
+class ProjectionRunner {
+ public:
+  using FencedReport = std::function<void(const std::string& projection, int partition)>;
+
+  ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader> reader, PersistenceCore& core, PublishedMark& mark,
+                   const Clock& clock, Logger logger, RunnerOptions options, FencedReport on_fenced = {});
+  ~ProjectionRunner();
+
+  void Start();
+  // Stops the thread after the batch in flight.
+  void Stop();
+
+  const std::string& projection() const { return name_; }
+  // Starts partitions from stamped checkpoints of this projection.
+  void Take(int partition_count, const std::vector<Checkpoint>& taken);
+  // Stops reading `partitions`; returns when no batch touching them is in flight.
+  void Release(const std::vector<int>& partitions);
+  // A write of `partition` under `generation` was fenced (from the persistence core).
+  void Fenced(int partition, std::int64_t generation);
+  RunnerStatus Status() const;
+
+ private:
+  struct Owned {
+    std::int64_t generation = 0;
+    std::int64_t position = 0;
+  };
+  enum class Delivery { kDone, kFailed, kFenced, kShutDown };
+
+  void Loop();
+  Delivery Deliver(std::vector<Event>& events, const std::vector<Checkpoint>& checkpoints);
+  bool SubmitCheckpoint(const Checkpoint& cp);
+  void SetState(RunnerState s);
+  void Fail(const std::string& error);
+  // Waits up to `timeout` unless stopping; false when stopping.
+  bool Pause(std::chrono::milliseconds timeout);
+
+  BatchSink& sink_;
+  const std::string name_;
+  std::unique_ptr<EventReader> reader_;
+  PersistenceCore& core_;
+  PublishedMark& mark_;
+  const Clock& clock_;
+  Logger logger_;
+  const RunnerOptions options_;
+  FencedReport on_fenced_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, Owned> owned_;
+  int partition_count_ = 0;
+  bool stop_ = false;
+  RunnerStatus status_;
+
+  std::mutex batch_mu_;  // held while a batch is read, handled and committed
+  std::thread thread_;
+};
+
+}  // namespace projd

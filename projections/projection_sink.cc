@@ -1,0 +1,42 @@
+#include "projections/projection_sink.h"
+
+#include <pqxx/pqxx>
+
+#include "orchestrator/pg/error_translation.h"
+#include "orchestrator/pg/pg_transaction.h"
+
+namespace projd {
+
+ProjectionSink::ProjectionSink(std::unique_ptr<Projection> projection, pg::ConnectionOptions options)
+    : projection_(std::move(projection)), name_(projection_->Name()), options_(std::move(options)) {}
+
+ProjectionSink::~ProjectionSink() = default;
+
+ReadScope ProjectionSink::Scope() const {
+  const auto scope = projection_->Scope();
+  return ReadScope{scope.aggregate_types, scope.bounded_contexts};
+}
+
+void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {
+  static_cast<TransactionalProjection&>(*projection_).Handle(batch, pg::Work(tx));
+}
+
+void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
+  if (!conn_ || !conn_->is_open()) conn_ = pg::Connect(options_);
+  AsyncContext context;
+  context.replaying = replaying;
+  context.connection = conn_.get();
+  static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
+}
+
+void SetUpProjection(Projection& projection, const pg::ConnectionOptions& options) {
+  pg::Translate("set up projection " + projection.Name(), [&] {
+    auto conn = pg::Connect(options);
+    pqxx::work tx(*conn);
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('projd_setup:' || $1))", projection.Name());
+    projection.Setup(tx);
+    tx.commit();
+  });
+}
+
+}  // namespace projd

@@ -1,0 +1,41 @@
+// ProjectionSink: adapts a user Projection to the runtime's BatchSink (transactional
+// projections get the unit's pqxx::work, async ones an AsyncContext with a connection of
+// their own), and runs a projection's Setup hook at worker start.
+#pragma once
+
+#include <memory>
+
+#include <pqxx/connection>
+
+#include "orchestrator/batch_sink.h"
+#include "orchestrator/pg/connection.h"
+#include "projections/projection.h"
+
+namespace projd {
+
+class ProjectionSink final : public BatchSink {
+ public:
+  // `options` opens the async projection's own connection (lazily).
+  ProjectionSink(std::unique_ptr<Projection> projection, pg::ConnectionOptions options);
+  ~ProjectionSink() override;
+
+  std::string Name() const override { return name_; }
+  bool Transactional() const override { return projection_->Kind() == ProjectionKind::kTransactional; }
+  ReadScope Scope() const override;
+  void Apply(std::span<const Event> batch, TransactionHandle& tx) override;
+  void Handle(std::span<const Event> batch, bool replaying) override;
+
+  Projection& projection() { return *projection_; }
+
+ private:
+  std::unique_ptr<Projection> projection_;
+  const std::string name_;
+  pg::ConnectionOptions options_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+// Runs projection.Setup in its own transaction under a transaction-level advisory lock
+// keyed by the projection's name, so workers starting together do not race on DDL.
+void SetUpProjection(Projection& projection, const pg::ConnectionOptions& options);
+
+}  // namespace projd

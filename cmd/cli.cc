@@ -34,6 +34,8 @@ int Main(int argc, char** argv, const SettingMap& env) {
   AddDemoCommand(app, invocation);
   AddRunCommand(app, invocation);
   AddReadCommand(app, invocation);
+  AddStatusCommand(app, invocation);
+  AddPartitionsCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

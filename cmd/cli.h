@@ -62,5 +62,7 @@ void AddSeedCommand(CLI::App& app, Invocation& invocation);
 void AddDemoCommand(CLI::App& app, Invocation& invocation);
 void AddRunCommand(CLI::App& app, Invocation& invocation);
 void AddReadCommand(CLI::App& app, Invocation& invocation);
+void AddStatusCommand(CLI::App& app, Invocation& invocation);
+void AddPartitionsCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

@@ -90,6 +90,10 @@ class EventStore {
   // raw table order, not gap-safe: followers use the EventReader (high-water mark).
   virtual std::vector<Event> ReadAll(std::int64_t after_position, int limit) = 0;
 
+  // The highest global_position in the table (0 when empty); cheap (index). Not a
+  // high-water mark: positions below it may still be in flight.
+  virtual std::int64_t LatestPosition() = 0;
+
   // Counts for a human overview (full scans: for demos and small stores).
   virtual EventStoreSummary Summarize() = 0;
 };

@@ -51,6 +51,11 @@ constexpr const char* kStampSql =
     "  RETURNING c.projection, c.partition, c.position)"
     " SELECT l.projection, l.partition, s.position, l.generation"
     " FROM locked l LEFT JOIN stamped s USING (projection, partition)";
+constexpr const char* kSummariesSql =
+    "SELECT projection, count(*), min(position), max(position) FROM projd_checkpoints"
+    " WHERE replica_set = $1 AND partition < coalesce("
+    "   (SELECT partitions FROM projd_replica_sets WHERE name = $1), 2147483647)"
+    " GROUP BY projection ORDER BY projection";
 constexpr const char* kReadSql =
     "SELECT partition, position, generation, writer FROM projd_checkpoints"
     " WHERE replica_set = $1 AND projection = $2 ORDER BY partition";
@@ -232,6 +237,21 @@ std::vector<Checkpoint> PgCheckpointStore::Read(const std::string& replica_set, 
                      r[1].as<std::int64_t>(),
                      r[2].as<std::int64_t>(),
                      r[3].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+}  // namespace projd::pg
+
+namespace projd::pg {
+
+std::vector<PgCheckpointStore::Progress> PgCheckpointStore::Summaries(const std::string& replica_set) {
+  return Translate("checkpoint summaries", [&] {
+    pqxx::read_transaction tx(Conn());
+    std::vector<Progress> out;
+    for (const auto& r : tx.exec_params(kSummariesSql, replica_set)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<int>(), r[2].as<std::int64_t>(), r[3].as<std::int64_t>()});
     }
     return out;
   });

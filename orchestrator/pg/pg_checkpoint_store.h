@@ -27,6 +27,16 @@ class PgCheckpointStore final : public CheckpointStore {
                     const std::vector<int>& partitions, std::int64_t generation, const std::string& writer) override;
   std::vector<Checkpoint> Read(const std::string& replica_set, const std::string& projection) override;
 
+  // Per projection of a replica set: how many partitions have a row, and the lowest and
+  // highest checkpoint (for `projd status`).
+  struct Progress {
+    std::string projection;
+    int partitions = 0;
+    std::int64_t min_position = 0;
+    std::int64_t max_position = 0;
+  };
+  std::vector<Progress> Summaries(const std::string& replica_set);
+
  private:
   pqxx::connection& Conn();
 

@@ -21,7 +21,9 @@ constexpr const char* kRegisterSql =
     " ON CONFLICT (worker_id) DO UPDATE SET last_heartbeat = now()";
 // One round trip per heartbeat: refresh our row, evict stale peers (SKIP LOCKED: never wait
 // on a peer that is heartbeating right now), and tell whether a generation is due. All CTEs
-// share one snapshot, so `live` filters the stale rows out itself.
+// share one snapshot, so `live` filters the stale rows out itself. A generation is due when
+// an owner is gone, a member owns nothing while another owns two or more, or the counts of
+// live owners differ by more than one (after a split).
 constexpr const char* kHeartbeatSql =
     "WITH hb AS (UPDATE projd_workers SET last_heartbeat = now()"
     "            WHERE worker_id = $2 AND replica_set = $1 RETURNING 1),"
@@ -40,7 +42,8 @@ constexpr const char* kHeartbeatSql =
     "   OR (NOT EXISTS (SELECT 1 FROM owners) AND EXISTS (SELECT 1 FROM live))"
     "   OR (EXISTS (SELECT 1 FROM live l WHERE l.worker_id NOT IN"
     "               (SELECT worker_id FROM owners WHERE worker_id IS NOT NULL))"
-    "       AND EXISTS (SELECT 1 FROM owners WHERE n >= 2))),"
+    "       AND EXISTS (SELECT 1 FROM owners WHERE n >= 2))"
+    "   OR (SELECT max(n) - min(n) FROM owners WHERE worker_id IN (SELECT worker_id FROM live)) > 1),"
     "  coalesce((SELECT (extract(epoch FROM now() - max(registered_at)) * 1000)::bigint FROM live), 0),"
     "  coalesce((SELECT string_agg(worker_id, ',') FROM stale), '')"
     " FROM projd_replica_sets s WHERE s.name = $1";

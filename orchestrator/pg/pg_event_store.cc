@@ -52,6 +52,7 @@ const std::string kReadAllSql = std::string("SELECT ") + kEventColumns +
                                 " FROM events WHERE global_position > $1"
                                 " ORDER BY global_position LIMIT $2";
 
+constexpr const char* kLatestSql = "SELECT coalesce(max(global_position), 0) FROM events";
 constexpr const char* kSummarySql =
     "SELECT count(*), count(DISTINCT (bounded_context, aggregate_type, aggregate_id)),"
     " coalesce(max(global_position), 0) FROM events";
@@ -188,6 +189,13 @@ std::vector<Event> PgEventStore::ReadAll(std::int64_t after_position, int limit)
     std::vector<Event> out;
     for (const auto& r : tx.exec_params(kReadAllSql, after_position, limit)) out.push_back(EventFromRow(r));
     return out;
+  });
+}
+
+std::int64_t PgEventStore::LatestPosition() {
+  return Translate("latest position", [&] {
+    pqxx::read_transaction tx(Conn());
+    return tx.exec1(kLatestSql)[0].as<std::int64_t>();
   });
 }
 

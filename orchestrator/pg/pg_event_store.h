@@ -23,6 +23,7 @@ class PgEventStore final : public EventStore {
                       std::span<const NewEvent> events) override;
   std::vector<Event> ReadStream(const StreamId& stream, std::int64_t after_version = 0) override;
   std::vector<Event> ReadAll(std::int64_t after_position, int limit) override;
+  std::int64_t LatestPosition() override;
   EventStoreSummary Summarize() override;
 
  private:

@@ -52,7 +52,7 @@ TEST_CASE("a reader of some partitions receives exactly their events, in order",
   PgEventReader reader(db.options());
   const int parts = 16;
   std::set<std::int64_t> seen;
-  for (const std::set<int> mine : {std::set<int>{0, 5, 9}, std::set<int>{1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15}}) {
+  for (const std::set<int>& mine : {std::set<int>{0, 5, 9}, std::set<int>{1, 2, 3, 4, 6, 7, 8, 10, 11, 12, 13, 14, 15}}) {
     ReadRequest req;
     req.partition_count = parts;
     for (int p : mine) req.after[p] = 0;

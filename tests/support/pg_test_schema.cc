@@ -17,10 +17,12 @@ std::string TestDatabaseUrl() {
   return url;
 }
 
-PgTestSchema::PgTestSchema(bool migrate) {
+PgTestSchema::PgTestSchema(bool migrate) : PgTestSchema(TestDatabaseUrl(), migrate) {}
+
+PgTestSchema::PgTestSchema(std::string url, bool migrate) {
   std::random_device rd;
   std::mt19937_64 rng(rd());
-  options_.url = TestDatabaseUrl();
+  options_.url = std::move(url);
   options_.schema = "projd_t_" + std::to_string(rng() % 1'000'000'000'000ULL);
   options_.application_name = "projd-test";
   if (migrate) {

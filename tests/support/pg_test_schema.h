@@ -19,6 +19,8 @@ class PgTestSchema {
  public:
   // Creates and migrates the schema (all embedded migrations unless `migrate` is false).
   explicit PgTestSchema(bool migrate = true);
+  // The same on another server (a test's own EmbeddedPostgres).
+  PgTestSchema(std::string url, bool migrate);
   ~PgTestSchema();
   PgTestSchema(const PgTestSchema&) = delete;
   PgTestSchema& operator=(const PgTestSchema&) = delete;

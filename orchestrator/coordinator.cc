@@ -32,12 +32,13 @@ Coordinator::Coordinator(CoordinationStore& store, CheckpointStore& stamp_store,
       clock_(clock),
       logger_(std::move(logger)),
       options_(std::move(options)),
-      backoff_(milliseconds(100), options_.timings.heartbeat_interval) {}
+      backoff_(milliseconds(100), options_.timings.heartbeat_interval) {
+  last_success_ = clock_.Now();
+}
 
 Coordinator::~Coordinator() { Stop(); }
 
 void Coordinator::Start() {
-  last_success_ = clock_.Now();
   thread_ = std::thread([this] { Loop(); });
 }
 

@@ -80,6 +80,9 @@ class Coordinator {
   ~Coordinator();
 
   void Start();
+  // One round on the caller's thread; returns how long the loop would wait before the
+  // next. Tests drive a coordinator with a fake clock through this instead of Start().
+  std::chrono::milliseconds RunOnce() { return Tick(); }
   // Wakes the loop now (a generation notification arrived).
   void Wake() { wake_.Notify(); }
   // A runner's write of `partition` was fenced: re-check it against the assignment.

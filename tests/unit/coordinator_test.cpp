@@ -1,0 +1,199 @@
+// The coordinator's decisions, driven round by round with a fake clock, a fake
+// coordination store (whose "database clock" is the same fake clock) and a recording
+// partition owner.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <set>
+
+#include "orchestrator/coordinator.h"
+#include "tests/support/fake_checkpoint_store.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/fake_coordination_store.h"
+
+using namespace std::chrono_literals;
+using namespace projd;
+using projd::testing::FakeCheckpointStore;
+using projd::testing::FakeClock;
+using projd::testing::FakeCoordinationStore;
+
+namespace {
+
+Logger QuietLogger() { return Logger("test", "off", LogFormat::kText); }
+
+class RecordingOwner final : public PartitionOwner {
+ public:
+  std::vector<std::string> Projections() const override { return {"p"}; }
+  void Take(int, const std::vector<Checkpoint>& taken) override {
+    for (const auto& cp : taken) running.insert(cp.key.partition);
+  }
+  void Release(const std::vector<int>& partitions) override {
+    for (int p : partitions) running.erase(p);
+  }
+  std::set<int> running;
+};
+
+struct Node {
+  Node(FakeCoordinationStore& store, FakeClock& clock, const std::string& name, MembershipTimings t)
+      : checkpoints(),
+        core(checkpoints, clock, PersistenceOptions{}),
+        coordinator(store, checkpoints, core, owner, clock, QuietLogger(), Options(name, t)) {}
+  static CoordinatorOptions Options(const std::string& name, MembershipTimings t) {
+    CoordinatorOptions o;
+    o.replica_set = "rs";
+    o.worker = {"id-" + name, name, "host", 1, "test"};
+    o.partitions = 8;
+    o.timings = t;
+    o.drain_timeout = 1s;
+    return o;
+  }
+  FakeCheckpointStore checkpoints;
+  PersistenceCore core;
+  RecordingOwner owner;
+  Coordinator coordinator;
+};
+
+const MembershipTimings kTimings{200ms, 1s, 3s};
+
+}  // namespace
+
+TEST_CASE("a lone worker registers, waits out the join grace, then takes every partition", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  CHECK(store.HasMember("id-a"));
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.empty());  // within the grace
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 8);
+  CHECK(a.coordinator.Status().generation == 1);
+  CHECK(a.coordinator.Status().acked_generation == 1);
+}
+
+TEST_CASE("a join moves half to the newcomer only after the old owner released and acknowledged",
+          "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  REQUIRE(a.owner.running.size() == 8);
+
+  Node b(store, clock, "b", kTimings);
+  b.coordinator.RunOnce();  // registers
+  clock.Advance(kTimings.JoinGrace());
+  b.coordinator.RunOnce();  // forms generation 2; a has not acknowledged yet
+  CHECK(store.generation() == 2);
+  CHECK(b.owner.running.empty());
+  CHECK(b.coordinator.Status().waiting.size() == 4);
+  a.coordinator.RunOnce();  // a releases 4 and acknowledges
+  CHECK(a.owner.running.size() == 4);
+  b.coordinator.RunOnce();  // now b stamps and starts
+  CHECK(b.owner.running.size() == 4);
+  std::set<int> all = a.owner.running;
+  all.insert(b.owner.running.begin(), b.owner.running.end());
+  CHECK(all.size() == 8);
+}
+
+TEST_CASE("a member that never acknowledges is evicted after the coordination timeout", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  Node b(store, clock, "b", kTimings);
+  a.coordinator.RunOnce();
+  b.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();  // generation 1: a and b, b has not acknowledged
+  CHECK(a.owner.running.empty());
+  // b's heartbeat keeps its row fresh, but its reconcile never runs (a hung handover).
+  for (int i = 0; i < 20 && a.owner.running.size() < 8; ++i) {
+    clock.Advance(kTimings.coordination_timeout / 10);
+    if (store.HasMember("id-b")) store.Heartbeat("rs", "id-b", 1h);
+    a.coordinator.RunOnce();
+  }
+  CHECK(a.coordinator.Status().counters.coordination_timeouts == 1);
+  CHECK_FALSE(store.HasMember("id-b"));
+  CHECK(a.owner.running.size() == 8);
+}
+
+TEST_CASE("a stale peer is evicted while running and its partitions taken", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  Node b(store, clock, "b", kTimings);
+  a.coordinator.RunOnce();
+  b.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  b.coordinator.RunOnce();
+  a.coordinator.RunOnce();
+  REQUIRE(a.owner.running.size() == 4);
+  REQUIRE(b.owner.running.size() == 4);
+  // b dies: only a keeps heartbeating.
+  for (int i = 0; i < 10; ++i) {
+    clock.Advance(kTimings.heartbeat_interval);
+    a.coordinator.RunOnce();
+  }
+  CHECK(a.coordinator.Status().counters.stale_workers_cleaned == 1);
+  CHECK(a.owner.running.size() == 8);
+}
+
+TEST_CASE("failing heartbeats self-fence the worker before peers may evict it, and it resumes", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  REQUIRE(a.owner.running.size() == 8);
+  store.SetDown(true);
+  const auto wait = a.coordinator.RunOnce();
+  CHECK(wait <= kTimings.heartbeat_interval);
+  CHECK_FALSE(a.coordinator.Status().healthy);
+  CHECK(a.owner.running.size() == 8);  // one failure is not enough
+  clock.Advance(kTimings.SelfFenceAfter() + 1ms);
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.empty());
+  CHECK(a.coordinator.Status().self_fenced);
+  CHECK(a.coordinator.Status().counters.self_fenced == 1);
+  store.SetDown(false);
+  a.coordinator.RunOnce();  // not evicted (no peer): resumes
+  CHECK(a.owner.running.size() == 8);
+  CHECK(a.coordinator.Status().healthy);
+}
+
+TEST_CASE("a worker whose row was deleted stops everything and rejoins", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  REQUIRE(a.owner.running.size() == 8);
+  store.Deregister("rs", "id-a");
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.empty());
+  CHECK(a.coordinator.Status().counters.evicted == 1);
+  a.coordinator.RunOnce();  // registers again
+  CHECK(store.HasMember("id-a"));
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 8);
+}
+
+TEST_CASE("a split restarts every partition under the doubled count", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.coordinator.RunOnce();
+  REQUIRE(a.owner.running.size() == 8);
+  store.SplitPartitions("rs");
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 16);
+  CHECK(a.coordinator.Status().partition_count == 16);
+}

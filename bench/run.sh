@@ -12,5 +12,9 @@ if [[ ${#benches[@]} -eq 0 ]]; then
 fi
 for b in "${benches[@]}"; do
   echo "== $(basename "$b")"
-  "$build_dir/tests/projd-testpg" -- "$b"
+  if [[ "$(basename "$b")" == projd_coordination_bench ]]; then
+    "$b" "$build_dir/cmd/projd"  # starts its own server (50 workers need more connections)
+  else
+    "$build_dir/tests/projd-testpg" -- "$b"
+  fi
 done

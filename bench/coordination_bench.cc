@@ -58,9 +58,15 @@ bool Settled(pqxx::connection& c, int members) {
   pqxx::read_transaction tx(c);
   const auto r = tx.exec1(
       "SELECT count(*), coalesce(bool_and(acked_generation = (SELECT generation FROM projd_replica_sets"
-      " WHERE name = 'bench')), false) FROM projd_workers WHERE replica_set = 'bench'");
+      " WHERE name = 'bench')), false),"
+      " (SELECT count(*) FROM projd_assignments a JOIN projd_workers w USING (worker_id)"
+      "  JOIN projd_replica_sets s ON s.name = a.replica_set WHERE a.partition < s.partitions AND s.name = 'bench'),"
+      " (SELECT partitions FROM projd_replica_sets WHERE name = 'bench')"
+      " FROM projd_workers WHERE replica_set = 'bench'");
   tx.commit();
-  return r[0].as<int>() == members && r[1].as<bool>() && NotProcessing(c, "") == 0;
+  // Every partition has a live owner, every member acknowledged, every owner stamped.
+  return r[0].as<int>() == members && r[1].as<bool>() && !r[3].is_null() && r[2].as<int>() == r[3].as<int>() &&
+         NotProcessing(c, "") == 0;
 }
 
 template <typename Fn>
@@ -90,6 +96,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s <path to projd> [idle workers]\n", argv[0]);
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   g_projd = argv[1];
   const int idle_workers = argc > 2 ? std::atoi(argv[2]) : 50;
   projd::EmbeddedPostgres::Options options;

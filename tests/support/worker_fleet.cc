@@ -100,7 +100,14 @@ bool WorkerFleet::Settled(int members) {
     lo = std::min(lo, c);
     hi = std::max(hi, c);
   }
-  return total == Partitions() && hi - lo <= 1;
+  if (total != Partitions() || hi - lo > 1) return false;
+  // Every owner has taken its partitions (a new owner stamps the row with its id first).
+  return db_.Scalar<int>(
+             "SELECT count(*) FROM projd_assignments a JOIN projd_replica_sets s ON s.name = a.replica_set"
+             " LEFT JOIN projd_checkpoints c ON c.replica_set = a.replica_set AND c.partition = a.partition"
+             "  AND c.projection = 'stream_stats'"
+             " WHERE a.replica_set = 'fleet' AND a.partition < s.partitions"
+             "  AND c.writer IS DISTINCT FROM a.worker_id") == 0;
 }
 
 bool WorkerFleet::CaughtUp(const std::string& projection) {

@@ -35,7 +35,8 @@ class WorkerFleet {
   std::map<std::string, int> Owners();
   std::int64_t Generation();
   int Partitions();
-  // True when every live member acknowledged the current generation and owns its share.
+  // True when every live member acknowledged the current generation, owns its share, and
+  // has taken (stamped) what it owns.
   bool Settled(int members);
   // True when every checkpoint of `projection` reached the latest event position.
   bool CaughtUp(const std::string& projection);

@@ -43,7 +43,8 @@ constexpr const char* kHeartbeatSql =
     "   OR (EXISTS (SELECT 1 FROM live l WHERE l.worker_id NOT IN"
     "               (SELECT worker_id FROM owners WHERE worker_id IS NOT NULL))"
     "       AND EXISTS (SELECT 1 FROM owners WHERE n >= 2))"
-    "   OR (SELECT max(n) - min(n) FROM owners WHERE worker_id IN (SELECT worker_id FROM live)) > 1),"
+    "   OR coalesce((SELECT max(n) - min(n) FROM owners WHERE worker_id IN (SELECT worker_id FROM live)) > 1,"
+    "               false)),"
     "  coalesce((SELECT (extract(epoch FROM now() - max(registered_at)) * 1000)::bigint FROM live), 0),"
     "  coalesce((SELECT string_agg(worker_id, ',') FROM stale), '')"
     " FROM projd_replica_sets s WHERE s.name = $1";

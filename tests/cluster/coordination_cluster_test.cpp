@@ -91,7 +91,7 @@ TEST_CASE("three workers converge to a balanced assignment and a fourth moves on
   RequireConsistent(fleet, 4);
 }
 
-TEST_CASE("SIGTERM: the worker drains, leaves and exits 0; its partitions move at once",
+TEST_CASE("SIGTERM: the worker drains, leaves and exits 0, its partitions move at once",
           "[cluster][coordination]") {
   WorkerFleet fleet;
   fleet.Seed(2000, 80, "a");

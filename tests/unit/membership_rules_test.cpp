@@ -19,7 +19,7 @@ TEST_CASE("self-fencing starts one heartbeat interval before peers may evict", "
   CHECK(MembershipTimings{200ms, 300ms, 1s}.SelfFenceAfter() == 150ms);
 }
 
-TEST_CASE("joins are debounced by the join grace; leaves form at once", "[membership]") {
+TEST_CASE("joins are debounced by the join grace and leaves form at once", "[membership]") {
   const MembershipTimings t{5s, 30s, 60s};
   CHECK(t.JoinGrace() == 1s);
   CHECK(MembershipTimings{200ms, 1s, 3s}.JoinGrace() == 200ms);

@@ -36,6 +36,7 @@ int Main(int argc, char** argv, const SettingMap& env) {
   AddReadCommand(app, invocation);
   AddStatusCommand(app, invocation);
   AddPartitionsCommand(app, invocation);
+  AddRebuildCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

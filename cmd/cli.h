@@ -64,5 +64,6 @@ void AddRunCommand(CLI::App& app, Invocation& invocation);
 void AddReadCommand(CLI::App& app, Invocation& invocation);
 void AddStatusCommand(CLI::App& app, Invocation& invocation);
 void AddPartitionsCommand(CLI::App& app, Invocation& invocation);
+void AddRebuildCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

@@ -44,6 +44,7 @@ struct AssignmentView {
   std::int64_t generation = 0;
   int partitions = 0;
   std::chrono::milliseconds generation_age{0};  // since the generation formed (database clock)
+  std::int64_t rebuild_generation = 0;  // generation of the latest `projd rebuild` (0 = none)
   std::vector<std::string> owner_ids;    // per partition; "" = unassigned
   std::vector<std::string> owner_names;  // per partition
 };

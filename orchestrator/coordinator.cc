@@ -226,6 +226,19 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     }
     known_partitions_ = view.partitions;
   }
+  if (known_rebuild_ >= 0 && view.rebuild_generation > known_rebuild_) {
+    std::vector<int> all;
+    {
+      std::lock_guard lock(mu_);
+      all = Vec(owned_);
+    }
+    if (!all.empty()) {
+      logger_.Info("a projection was rebuilt; restarting every partition from its checkpoints",
+                   {{"generation", std::to_string(view.rebuild_generation)}});
+      ReleaseOwned(all, false);  // the rebuild stamped its rows: old writes are fenced anyway
+    }
+  }
+  known_rebuild_ = view.rebuild_generation;
   std::set<int> mine;
   for (int p = 0; p < view.partitions; ++p) {
     if (view.owner_ids[p] == id) mine.insert(p);

@@ -122,6 +122,7 @@ class Coordinator {
   Clock::Monotonic::time_point last_heartbeat_{};
   std::int64_t known_generation_ = -1;
   int known_partitions_ = 0;
+  std::int64_t known_rebuild_ = -1;  // rebuild_generation seen (-1: not yet)
   bool handover_pending_ = false;
   Backoff backoff_;
 

@@ -77,8 +77,8 @@ constexpr const char* kEvictUnackedSql =
     "DELETE FROM projd_workers WHERE replica_set = $1 AND worker_id = ANY($2::text[])"
     " AND acked_generation < $3 RETURNING worker_id";
 constexpr const char* kGenerationSql =
-    "SELECT generation, partitions, (extract(epoch FROM now() - generation_formed_at) * 1000)::bigint"
-    " FROM projd_replica_sets WHERE name = $1";
+    "SELECT generation, partitions, (extract(epoch FROM now() - generation_formed_at) * 1000)::bigint,"
+    " rebuild_generation FROM projd_replica_sets WHERE name = $1";
 // Split: partition k of P becomes k and k+P of 2P. Checkpoint copies and the stamp of every
 // row with the new generation happen under the replica-set row lock, in one transaction.
 constexpr const char* kSplitCopyCheckpointsSql =
@@ -304,6 +304,7 @@ AssignmentView PgCoordinationStore::ReadAssignment(const std::string& replica_se
     view.generation = set[0][0].as<std::int64_t>();
     view.partitions = set[0][1].as<int>();
     view.generation_age = std::chrono::milliseconds(set[0][2].as<std::int64_t>());
+    view.rebuild_generation = set[0][3].as<std::int64_t>();
     view.owner_ids.assign(view.partitions, "");
     view.owner_names.assign(view.partitions, "");
     for (const auto& r : tx.exec_params(kAssignmentSql, replica_set)) {

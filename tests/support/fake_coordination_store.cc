@@ -175,7 +175,13 @@ std::int64_t FakeCoordinationStore::SplitPartitions(const std::string&) {
 AssignmentView FakeCoordinationStore::ReadAssignment(const std::string&) {
   std::lock_guard lock(mu_);
   Check();
-  return {generation_, partitions_, duration_cast<milliseconds>(clock_.Now() - formed_at_), owner_ids_, owner_names_};
+  AssignmentView view;
+  view.generation = generation_;
+  view.partitions = partitions_;
+  view.generation_age = duration_cast<milliseconds>(clock_.Now() - formed_at_);
+  view.owner_ids = owner_ids_;
+  view.owner_names = owner_names_;
+  return view;
 }
 
 void FakeCoordinationStore::Deregister(const std::string&, const std::string& worker_id) {

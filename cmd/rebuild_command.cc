@@ -1,0 +1,45 @@
+// `projd rebuild PROJECTION`: reset a projection and let the running workers replay it.
+#include <iostream>
+#include <memory>
+
+#include "cmd/cli.h"
+#include "orchestrator/pg/projection_reset.h"
+#include "projections/registry.h"
+
+namespace projd::cli {
+
+void AddRebuildCommand(CLI::App& app, Invocation& invocation) {
+  auto* cmd = app.add_subcommand(
+      "rebuild", "reset a projection (its reset hook, checkpoints to 0) and have running workers replay it");
+  AddConfigFlags(*cmd, invocation);
+  auto name = std::make_shared<std::string>();
+  cmd->add_option("projection", *name, "the projection to rebuild")->required();
+  cmd->callback([&invocation, name] {
+    invocation.action = [&invocation, name] {
+      RequireDatabaseUrl(invocation);
+      const Config& c = invocation.loaded.config;
+      std::vector<std::unique_ptr<Projection>> created;
+      try {
+        created = ProjectionRegistry::Linked().Create({*name});
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+      }
+      auto& projection = *created.front();
+      const auto result = pg::ResetProjection({c.database_url, c.database_schema, "projd-rebuild"}, c.replica_set,
+                                              *name, [&](pqxx::work& tx) {
+                                                projection.Setup(tx);
+                                                projection.Reset(tx);
+                                              });
+      std::cout << "projection " << *name << " reset: " << result.checkpoints << " checkpoints back to 0";
+      if (result.generation > 0) {
+        std::cout << " as generation " << result.generation << " of replica set " << c.replica_set
+                  << "; running workers replay it from the start\n";
+      } else {
+        std::cout << "; replica set " << c.replica_set << " has no workers yet\n";
+      }
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace projd::cli

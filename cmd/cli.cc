@@ -37,6 +37,7 @@ int Main(int argc, char** argv, const SettingMap& env) {
   AddStatusCommand(app, invocation);
   AddPartitionsCommand(app, invocation);
   AddRebuildCommand(app, invocation);
+  AddDeadLettersCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

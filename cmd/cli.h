@@ -65,5 +65,6 @@ void AddReadCommand(CLI::App& app, Invocation& invocation);
 void AddStatusCommand(CLI::App& app, Invocation& invocation);
 void AddPartitionsCommand(CLI::App& app, Invocation& invocation);
 void AddRebuildCommand(CLI::App& app, Invocation& invocation);
+void AddDeadLettersCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

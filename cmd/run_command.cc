@@ -14,6 +14,7 @@
 #include "orchestrator/pg/event_notifier.h"
 #include "orchestrator/pg/pg_checkpoint_store.h"
 #include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/pg/pg_dead_letter_store.h"
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_position_source.h"
 #include "orchestrator/version.h"
@@ -43,6 +44,10 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   auto reader_options = Db(c, "reader");
   reader_options.settings.push_back({"max_parallel_workers_per_gather", "0"});
   parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
+  const auto dead_letter_options = Db(c, "dead-letters");
+  parts.make_dead_letters = [dead_letter_options] {
+    return std::make_unique<pg::PgDeadLetterStore>(dead_letter_options);
+  };
   for (auto& p : projections) {
     parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), Db(c, "projection")));
   }

@@ -2,6 +2,7 @@
 // it; the orchestrator library itself stays free of libpqxx and of user code.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 
@@ -11,8 +12,19 @@
 
 namespace projd {
 
+// What happens when Apply/Handle keeps throwing: retries with capped exponential backoff
+// and jitter, then the failing event is isolated (batches of one) and the policy applies:
+// stop that partition for this projection, or skip the event into the dead letters.
+struct ErrorHandling {
+  int max_attempts = 5;
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{10000};
+  bool skip = false;  // false: stop
+};
+
 class BatchSink {
  public:
+  virtual ErrorHandling OnError() const { return {}; }
   virtual ~BatchSink() = default;
   virtual std::string Name() const = 0;
   // Transactional sinks write through Apply inside the checkpoint's transaction;

@@ -20,12 +20,15 @@ std::string ToString(RunnerState s) {
   return "unknown";
 }
 
-ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader> reader, PersistenceCore& core,
+ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader> reader,
+                                   std::unique_ptr<DeadLetterStore> dead_letters, PersistenceCore& core,
                                    PublishedMark& mark, const Clock& clock, Logger logger, RunnerOptions options,
                                    FencedReport on_fenced)
     : sink_(sink),
       name_(sink.Name()),
       reader_(std::move(reader)),
+      dead_letters_(std::move(dead_letters)),
+      policy_(sink.OnError()),
       core_(core),
       mark_(mark),
       clock_(clock),
@@ -70,7 +73,10 @@ void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& 
 void ProjectionRunner::Release(const std::vector<int>& partitions) {
   {
     std::lock_guard lock(mu_);
-    for (int p : partitions) owned_.erase(p);
+    for (int p : partitions) {
+      owned_.erase(p);
+      stopped_.erase(p);  // the next owner retries the poison event and applies the policy again
+    }
   }
   // Wait for the batch in flight (it may hold released partitions) to finish.
   std::lock_guard batch(batch_mu_);
@@ -96,6 +102,8 @@ RunnerStatus ProjectionRunner::Status() const {
   std::lock_guard lock(mu_);
   RunnerStatus s = status_;
   s.partitions = static_cast<int>(owned_.size());
+  for (const auto& [p, sp] : stopped_) s.stopped.push_back(sp);
+  if (!stopped_.empty() && s.state != RunnerState::kFailing) s.state = RunnerState::kStopped;
   s.min_position = 0;
   if (!owned_.empty()) {
     s.min_position = std::numeric_limits<std::int64_t>::max();
@@ -121,8 +129,25 @@ bool ProjectionRunner::Pause(std::chrono::milliseconds timeout) {
   return !cv_.wait_for(lock, timeout, [&] { return stop_; });
 }
 
+void ProjectionRunner::RefreshParked() {
+  if (!dead_letters_) return;
+  const auto now = clock_.Now();
+  if (parked_loaded_ && now - parked_refreshed_ < options_.poll_interval) return;
+  try {
+    parked_ = dead_letters_->ParkedAggregates(options_.replica_set, name_);
+    parked_loaded_ = true;
+    parked_refreshed_ = now;
+    std::lock_guard lock(mu_);
+    status_.parked_aggregates = static_cast<int>(parked_.size());
+  } catch (const std::exception& e) {
+    // Keep the last known set; a failed refresh is retried on the next batch.
+    logger_.Warn("reading parked aggregates failed", {{"projection", name_}, {"error", e.what()}});
+  }
+}
+
 void ProjectionRunner::Loop() {
   Backoff backoff(options_.retry_initial, options_.retry_max);
+  Backoff handler_backoff(policy_.initial_backoff, policy_.max_backoff);
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -135,6 +160,7 @@ void ProjectionRunner::Loop() {
       if (!Pause(std::min(options_.poll_interval, std::chrono::milliseconds(50)))) return;
       continue;
     }
+    RefreshParked();
     const auto seen = mark_.changed.version();
     const std::int64_t mark = mark_.value.load();
 
@@ -143,23 +169,28 @@ void ProjectionRunner::Loop() {
     std::map<int, Owned> owned;
     {
       std::lock_guard lock(mu_);
-      owned = owned_;
+      for (const auto& [p, o] : owned_) {
+        if (!stopped_.count(p)) owned.emplace(p, o);
+      }
       request.partition_count = partition_count_;
     }
-    if (owned.empty()) continue;
     std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
     for (const auto& [p, o] : owned) {
       request.after[p] = o.position;
       lowest = std::min(lowest, o.position);
     }
-    if (lowest >= mark) {
+    if (owned.empty() || lowest >= mark) {
       batch.unlock();
-      SetState(RunnerState::kCaughtUp);
+      {
+        std::lock_guard lock(mu_);
+        if (status_.state != RunnerState::kFailing) status_.state = RunnerState::kCaughtUp;
+      }
       mark_.changed.WaitFor(seen, options_.poll_interval);
       continue;
     }
     request.high_water_mark = mark;
-    request.limit = options_.batch_size;
+    const bool isolating = lowest < isolate_until_;
+    request.limit = isolating ? 1 : options_.batch_size;
     request.scope = sink_.Scope();
 
     ReadResult result;
@@ -174,8 +205,12 @@ void ProjectionRunner::Loop() {
     }
 
     std::vector<Event> events;
+    std::vector<int> partitions_of;
     events.reserve(result.events.size());
-    for (auto& e : result.events) events.push_back(std::move(e.event));
+    for (auto& e : result.events) {
+      partitions_of.push_back(e.partition);
+      events.push_back(std::move(e.event));
+    }
     std::vector<Checkpoint> checkpoints;
     for (const auto& [p, o] : owned) {
       const auto next = std::max(o.position, result.scanned_to);
@@ -184,15 +219,39 @@ void ProjectionRunner::Loop() {
       }
     }
 
-    const auto outcome = Deliver(events, checkpoints);
+    const Event poison = events.size() == 1 ? events.front() : Event{};
+    auto outcome = Deliver(events, checkpoints);
+    if (outcome == Delivery::kHandlerFailed) {
+      ++handler_attempts_;
+      if (handler_attempts_ >= policy_.max_attempts) {
+        if (!isolating && result.events.size() > 1) {
+          // Find the poison event: re-read one event at a time up to the failed batch's end.
+          isolate_until_ = result.events.back().event.global_position;
+          handler_attempts_ = 0;
+          logger_.Warn("batch keeps failing; isolating the failing event",
+                       {{"projection", name_}, {"until_position", std::to_string(isolate_until_)}});
+          batch.unlock();
+          continue;
+        }
+        outcome = ApplyPolicy(poison, partitions_of.empty() ? 0 : partitions_of.front(), checkpoints);
+        handler_attempts_ = 0;
+        handler_backoff.Reset();
+      }
+    }
     batch.unlock();
     if (outcome == Delivery::kShutDown) return;
+    if (outcome == Delivery::kHandlerFailed) {
+      if (!Pause(handler_backoff.Next())) return;
+      continue;
+    }
     if (outcome == Delivery::kFailed) {
       if (!Pause(backoff.Next())) return;
       continue;
     }
     if (outcome == Delivery::kFenced) continue;
     backoff.Reset();
+    handler_backoff.Reset();
+    handler_attempts_ = 0;
     std::lock_guard lock(mu_);
     for (const auto& cp : checkpoints) {
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {
@@ -205,47 +264,115 @@ void ProjectionRunner::Loop() {
   }
 }
 
+std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events) {
+  std::vector<DeadLetter> parked;
+  if (parked_.empty()) return parked;
+  std::vector<Event> kept;
+  kept.reserve(events.size());
+  for (auto& e : events) {
+    if (parked_.count(e.aggregate_id)) {
+      parked.push_back({options_.replica_set, name_, e.global_position, e.aggregate_id, e.event_type, true,
+                        "parked behind an earlier dead letter of the same aggregate", 0});
+    } else {
+      kept.push_back(std::move(e));
+    }
+  }
+  events.swap(kept);
+  return parked;
+}
+
+ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector<DeadLetter>& letters,
+                                                               const std::vector<Checkpoint>& checkpoints) {
+  TransactionalUnit unit;
+  unit.checkpoints = checkpoints;
+  unit.apply = [&](TransactionHandle& tx) { dead_letters_->Record(tx, letters); };
+  const auto result = core_.SubmitUnit(std::move(unit)).get();
+  if (result == UnitResult::kCommitted) {
+    std::lock_guard lock(mu_);
+    status_.dead_letters += static_cast<std::int64_t>(letters.size());
+    return Delivery::kDone;
+  }
+  if (result == UnitResult::kFenced) return Delivery::kFenced;
+  if (result == UnitResult::kShutDown) return Delivery::kShutDown;
+  Fail("dead letters: unit " + ToString(result));
+  return Delivery::kFailed;
+}
+
+ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, int partition,
+                                                         const std::vector<Checkpoint>& checkpoints) {
+  if (policy_.skip && dead_letters_) {
+    const DeadLetter letter{options_.replica_set, name_, poison.global_position, poison.aggregate_id,
+                            poison.event_type, false, handler_error_, policy_.max_attempts};
+    const auto outcome = CommitDeadLetters({letter}, checkpoints);
+    if (outcome == Delivery::kDone) {
+      parked_.insert(poison.aggregate_id);
+      logger_.Error("poison event skipped into the dead letters; later events of its aggregate are parked",
+                    {{"projection", name_}, {"position", std::to_string(poison.global_position)},
+                     {"aggregate_id", poison.aggregate_id}, {"error", handler_error_}});
+    }
+    return outcome;
+  }
+  {
+    std::lock_guard lock(mu_);
+    stopped_[partition] = StoppedPartition{partition, poison.global_position, handler_error_};
+  }
+  logger_.Error("projection stopped on a partition by its error policy; the other partitions go on",
+                {{"projection", name_}, {"partition", std::to_string(partition)},
+                 {"position", std::to_string(poison.global_position)}, {"error", handler_error_}});
+  return Delivery::kFenced;  // nothing to advance; the loop reads the other partitions
+}
+
 ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
                                                      const std::vector<Checkpoint>& checkpoints) {
+  auto parked = TakeParked(events);
   if (events.empty()) {
+    if (!parked.empty()) return CommitDeadLetters(parked, checkpoints);
     for (const auto& cp : checkpoints) {
       if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
     }
     return Delivery::kDone;
   }
+  handler_error_.clear();
   if (sink_.Transactional()) {
-    std::string user_error;
     TransactionalUnit unit;
     unit.checkpoints = checkpoints;
     unit.apply = [&](TransactionHandle& tx) {
       try {
         sink_.Apply(events, tx);
       } catch (const std::exception& e) {
-        user_error = e.what();
+        handler_error_ = e.what();
         throw PermanentError("projection " + name_ + " failed: " + e.what());
       }
+      if (!parked.empty()) dead_letters_->Record(tx, parked);
     };
     const auto result = core_.SubmitUnit(std::move(unit)).get();
     switch (result) {
-      case UnitResult::kCommitted: return Delivery::kDone;
+      case UnitResult::kCommitted:
+        if (!parked.empty()) {
+          std::lock_guard lock(mu_);
+          status_.dead_letters += static_cast<std::int64_t>(parked.size());
+        }
+        return Delivery::kDone;
       case UnitResult::kFenced: return Delivery::kFenced;  // the core reported each key to Fenced()
       case UnitResult::kShutDown: return Delivery::kShutDown;
       default: break;
     }
-    const auto error = user_error.empty() ? "unit " + ToString(result) : user_error;
+    const auto error = handler_error_.empty() ? "unit " + ToString(result) : handler_error_;
     Fail(error);
     logger_.Warn("batch failed; retrying", {{"projection", name_}, {"error", error},
                                             {"first_position", std::to_string(events.front().global_position)}});
-    return Delivery::kFailed;
+    return handler_error_.empty() ? Delivery::kFailed : Delivery::kHandlerFailed;
   }
   try {
     sink_.Handle(events, false);
   } catch (const std::exception& e) {
+    handler_error_ = e.what();
     Fail(e.what());
     logger_.Warn("batch failed; retrying", {{"projection", name_}, {"error", e.what()},
                                             {"first_position", std::to_string(events.front().global_position)}});
-    return Delivery::kFailed;
+    return Delivery::kHandlerFailed;
   }
+  if (!parked.empty()) return CommitDeadLetters(parked, checkpoints);
   for (const auto& cp : checkpoints) {
     if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
   }

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "orchestrator/batch_sink.h"
 #include "orchestrator/checkpoint.h"
 #include "orchestrator/clock.h"
+#include "orchestrator/dead_letter_store.h"
 #include "orchestrator/event_reader.h"
 #include "orchestrator/logging.h"
 #include "orchestrator/persistence_core.h"
@@ -44,10 +46,19 @@ struct RunnerOptions {
 enum class RunnerState { kIdle, kRunning, kCaughtUp, kFailing, kPaused, kStopped };
 std::string ToString(RunnerState s);
 
+struct StoppedPartition {
+  int partition = 0;
+  std::int64_t position = 0;  // the poison event
+  std::string error;
+};
+
 struct RunnerStatus {
   std::string projection;
   RunnerState state = RunnerState::kIdle;
   int partitions = 0;
+  std::vector<StoppedPartition> stopped;  // policy `stop`: these partitions wait for an operator
+  std::int64_t dead_letters = 0;          // events set aside (poison and parked) by this runner
+  int parked_aggregates = 0;
   std::int64_t min_position = 0;  // lowest processed position over owned partitions
   std::int64_t events_processed = 0;
   std::int64_t batches = 0;
@@ -60,8 +71,9 @@ class ProjectionRunner {
  public:
   using FencedReport = std::function<void(const std::string& projection, int partition)>;
 
-  ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader> reader, PersistenceCore& core, PublishedMark& mark,
-                   const Clock& clock, Logger logger, RunnerOptions options, FencedReport on_fenced = {});
+  ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader> reader, std::unique_ptr<DeadLetterStore> dead_letters,
+                   PersistenceCore& core, PublishedMark& mark, const Clock& clock, Logger logger, RunnerOptions options,
+                   FencedReport on_fenced = {});
   ~ProjectionRunner();
 
   void Start();
@@ -82,10 +94,16 @@ class ProjectionRunner {
     std::int64_t generation = 0;
     std::int64_t position = 0;
   };
-  enum class Delivery { kDone, kFailed, kFenced, kShutDown };
+  enum class Delivery { kDone, kFailed, kHandlerFailed, kFenced, kShutDown };
 
   void Loop();
   Delivery Deliver(std::vector<Event>& events, const std::vector<Checkpoint>& checkpoints);
+  // Splits events of parked aggregates off `events` into dead letters.
+  std::vector<DeadLetter> TakeParked(std::vector<Event>& events);
+  // The policy for one poison event (after isolation); returns the delivery outcome.
+  Delivery ApplyPolicy(const Event& poison, int partition, const std::vector<Checkpoint>& checkpoints);
+  Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const std::vector<Checkpoint>& checkpoints);
+  void RefreshParked();
   bool SubmitCheckpoint(const Checkpoint& cp);
   void SetState(RunnerState s);
   void Fail(const std::string& error);
@@ -95,6 +113,8 @@ class ProjectionRunner {
   BatchSink& sink_;
   const std::string name_;
   std::unique_ptr<EventReader> reader_;
+  std::unique_ptr<DeadLetterStore> dead_letters_;
+  const ErrorHandling policy_;
   PersistenceCore& core_;
   PublishedMark& mark_;
   const Clock& clock_;
@@ -108,6 +128,15 @@ class ProjectionRunner {
   int partition_count_ = 0;
   bool stop_ = false;
   RunnerStatus status_;
+  std::map<int, StoppedPartition> stopped_;
+
+  // Runner-thread state.
+  std::set<std::string> parked_;
+  Clock::Monotonic::time_point parked_refreshed_{};
+  bool parked_loaded_ = false;
+  int handler_attempts_ = 0;
+  std::int64_t isolate_until_ = 0;  // read one event per batch up to this position
+  std::string handler_error_;
 
   std::mutex batch_mu_;  // held while a batch is read, handled and committed
   std::thread thread_;

@@ -16,7 +16,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.poll_interval = config_.poll_interval;
   for (auto& sink : parts_.sinks) {
     runners_.push_back(std::make_unique<ProjectionRunner>(
-        *sink, parts_.make_reader(), *core_, mark_, clock_, logger_.Child("runner"), ro,
+        *sink, parts_.make_reader(), parts_.make_dead_letters ? parts_.make_dead_letters() : nullptr, *core_, mark_, clock_, logger_.Child("runner"), ro,
         [this](const std::string&, int partition) {
           if (coordinator_) coordinator_->ReportFenced(partition);
         }));

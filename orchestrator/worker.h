@@ -22,6 +22,7 @@
 #include "orchestrator/config.h"
 #include "orchestrator/coordination_store.h"
 #include "orchestrator/coordinator.h"
+#include "orchestrator/dead_letter_store.h"
 #include "orchestrator/event_reader.h"
 #include "orchestrator/high_water_mark_follower.h"
 #include "orchestrator/logging.h"
@@ -44,6 +45,7 @@ struct WorkerParts {
   NotificationWait wait_for_events;                    // new events committed
   NotificationWait wait_for_generation;                // generation formed / acknowledged
   std::function<std::unique_ptr<EventReader>()> make_reader;  // one per runner
+  std::function<std::unique_ptr<DeadLetterStore>()> make_dead_letters;  // one per runner
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
 };
 

@@ -1,5 +1,7 @@
 #include "projections/projection_sink.h"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 
 #include "orchestrator/pg/error_translation.h"
@@ -15,6 +17,16 @@ ProjectionSink::~ProjectionSink() = default;
 ReadScope ProjectionSink::Scope() const {
   const auto scope = projection_->Scope();
   return ReadScope{scope.aggregate_types, scope.bounded_contexts};
+}
+
+ErrorHandling ProjectionSink::OnError() const {
+  const auto retry = projection_->Retry();
+  ErrorHandling h;
+  h.max_attempts = std::max(1, retry.max_attempts);
+  h.initial_backoff = retry.initial_backoff;
+  h.max_backoff = retry.max_backoff;
+  h.skip = projection_->OnError() == ErrorPolicy::kSkip;
+  return h;
 }
 
 void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {

@@ -22,6 +22,7 @@ class ProjectionSink final : public BatchSink {
   std::string Name() const override { return name_; }
   bool Transactional() const override { return projection_->Kind() == ProjectionKind::kTransactional; }
   ReadScope Scope() const override;
+  ErrorHandling OnError() const override;
   void Apply(std::span<const Event> batch, TransactionHandle& tx) override;
   void Handle(std::span<const Event> batch, bool replaying) override;
 

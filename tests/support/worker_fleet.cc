@@ -47,14 +47,14 @@ ChildProcess& WorkerFleet::Start(const std::string& name, const std::map<std::st
   env["WORKER_NAME"] = name;
   for (const auto& [k, v] : extra) env[k] = v;
   const auto log = log_dir_ + "/" + name + "-" + std::to_string(workers_.count(name)) + ".log";
-  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{PROJD_BINARY, "run"}, env, log);
+  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{binary_, "run"}, env, log);
   auto& ref = *child;
   workers_[name] = std::move(child);
   return ref;
 }
 
 ProcessResult WorkerFleet::Projd(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{PROJD_BINARY};
+  std::vector<std::string> argv{binary_};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProcess(argv, env_);
 }

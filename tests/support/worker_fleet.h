@@ -20,6 +20,8 @@ class WorkerFleet {
   ~WorkerFleet();
 
   PgTestSchema& db() { return db_; }
+  // The worker binary to run (default: projd).
+  void UseBinary(std::string path) { binary_ = std::move(path); }
   const std::map<std::string, std::string>& env() const { return env_; }
 
   // Starts a worker named `name` (WORKER_NAME); a second start of a stopped name restarts it.
@@ -48,6 +50,7 @@ class WorkerFleet {
   std::map<std::string, std::string> env_;
   std::map<std::string, std::unique_ptr<ChildProcess>> workers_;
   std::string log_dir_;
+  std::string binary_ = PROJD_BINARY;
 };
 
 }  // namespace projd::testing

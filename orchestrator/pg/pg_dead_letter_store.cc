@@ -1,0 +1,107 @@
+#include "orchestrator/pg/pg_dead_letter_store.h"
+
+#include <pqxx/pqxx>
+
+#include "orchestrator/pg/error_translation.h"
+#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/pg/pg_transaction.h"
+#include "orchestrator/pg/sql_array.h"
+
+namespace projd::pg {
+namespace {
+
+constexpr const char* kRecordSql =
+    "INSERT INTO projd_dead_letters"
+    " (replica_set, projection, global_position, aggregate_id, event_type, parked, error, attempts)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::boolean[],"
+    "                      $7::text[], $8::int[])"
+    " ON CONFLICT (replica_set, projection, global_position) DO NOTHING";
+constexpr const char* kParkedSql =
+    "SELECT DISTINCT aggregate_id FROM projd_dead_letters"
+    " WHERE replica_set = $1 AND projection = $2 AND replayed_at IS NULL";
+constexpr const char* kListSql =
+    "SELECT id, projection, global_position, aggregate_id, event_type, parked, error, created_at::text"
+    " FROM projd_dead_letters WHERE replica_set = $1 AND ($2 = '' OR projection = $2) AND replayed_at IS NULL"
+    " ORDER BY projection, global_position";
+constexpr const char* kLockAggregateSql =
+    "SELECT id, global_position FROM projd_dead_letters"
+    " WHERE replica_set = $1 AND projection = $2 AND aggregate_id = $3 AND replayed_at IS NULL"
+    " ORDER BY global_position FOR UPDATE";
+constexpr const char* kMarkReplayedSql =
+    "UPDATE projd_dead_letters SET replayed_at = now() WHERE id = ANY($1::bigint[])";
+
+}  // namespace
+
+PgDeadLetterStore::PgDeadLetterStore(ConnectionOptions options) : options_(std::move(options)) {}
+PgDeadLetterStore::~PgDeadLetterStore() = default;
+
+pqxx::connection& PgDeadLetterStore::Conn() {
+  if (!conn_ || !conn_->is_open()) conn_ = Connect(options_);
+  return *conn_;
+}
+
+void PgDeadLetterStore::Record(TransactionHandle& handle, const std::vector<DeadLetter>& letters) {
+  if (letters.empty()) return;
+  std::vector<std::string> sets, projections, aggregates, types, errors, parked;
+  std::vector<std::int64_t> positions, attempts;
+  for (const auto& l : letters) {
+    sets.push_back(l.replica_set);
+    projections.push_back(l.projection);
+    positions.push_back(l.global_position);
+    aggregates.push_back(l.aggregate_id);
+    types.push_back(l.event_type);
+    parked.push_back(l.parked ? "true" : "false");
+    errors.push_back(l.error);
+    attempts.push_back(l.attempts);
+  }
+  auto& tx = Work(handle);
+  tx.exec_params0(kRecordSql, TextArray(sets), TextArray(projections), IntArray(positions), TextArray(aggregates),
+                  TextArray(types), TextArray(parked),
+                  TextArray(errors), IntArray(attempts));
+}
+
+std::set<std::string> PgDeadLetterStore::ParkedAggregates(const std::string& replica_set,
+                                                          const std::string& projection) {
+  return Translate("read parked aggregates", [&] {
+    pqxx::read_transaction tx(Conn());
+    std::set<std::string> out;
+    for (const auto& r : tx.exec_params(kParkedSql, replica_set, projection)) out.insert(r[0].as<std::string>());
+    return out;
+  });
+}
+
+std::vector<DeadLetterRow> PgDeadLetterStore::List(const std::string& replica_set, const std::string& projection) {
+  return Translate("list dead letters", [&] {
+    pqxx::read_transaction tx(Conn());
+    std::vector<DeadLetterRow> out;
+    for (const auto& r : tx.exec_params(kListSql, replica_set, projection)) {
+      out.push_back({r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::int64_t>(), r[3].as<std::string>(),
+                     r[4].as<std::string>(), r[5].as<bool>(), r[6].as<std::string>(), r[7].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+int PgDeadLetterStore::Replay(const std::string& replica_set, const std::string& projection,
+                              const std::string& aggregate_id,
+                              const std::function<void(std::span<const Event>, pqxx::work&)>& handle) {
+  return Translate("replay dead letters", [&] {
+    pqxx::work tx(Conn());
+    std::vector<std::int64_t> ids, positions;
+    for (const auto& r : tx.exec_params(kLockAggregateSql, replica_set, projection, aggregate_id)) {
+      ids.push_back(r[0].as<std::int64_t>());
+      positions.push_back(r[1].as<std::int64_t>());
+    }
+    if (ids.empty()) return 0;
+    std::vector<Event> events;
+    const std::string sql = std::string("SELECT ") + kEventColumns +
+                            " FROM events WHERE global_position = ANY($1::bigint[]) ORDER BY global_position";
+    for (const auto& r : tx.exec_params(sql, IntArray(positions))) events.push_back(EventFromRow(r));
+    handle(events, tx);
+    tx.exec_params0(kMarkReplayedSql, IntArray(ids));
+    tx.commit();
+    return static_cast<int>(ids.size());
+  });
+}
+
+}  // namespace projd::pg

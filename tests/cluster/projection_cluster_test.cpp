@@ -1,0 +1,86 @@
+// Projection runtime with real worker processes: error policies (stop, skip with dead
+// letters and parking, replay), on a worker binary built from test projections.
+#include <catch2/catch.hpp>
+
+#include "tests/support/worker_fleet.h"
+
+using namespace std::chrono_literals;
+using projd::testing::WaitFor;
+using projd::testing::WorkerFleet;
+
+namespace {
+
+void Append(WorkerFleet& fleet, const std::string& aggregate, const std::string& type) {
+  const auto r = fleet.Projd({"append", "--aggregate-type", "Account", "--aggregate-id", aggregate, "--event-type", type,
+                              "--payload", "{}"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+std::int64_t Latest(WorkerFleet& fleet) {
+  return fleet.db().Scalar<std::int64_t>("SELECT max(global_position) FROM events");
+}
+
+bool CheckpointsAt(WorkerFleet& fleet, const std::string& projection, std::int64_t position, int expected) {
+  return fleet.db().Scalar<int>("SELECT count(*) FROM projd_checkpoints WHERE projection = '" + projection +
+                                "' AND position >= " + std::to_string(position)) == expected;
+}
+
+}  // namespace
+
+TEST_CASE("a poison event: skip dead-letters it and parks its aggregate, stop halts only its partition",
+          "[cluster][projections][errors]") {
+  WorkerFleet fleet(std::map<std::string, std::string>{{"PROJECTIONS", "poison_skip,poison_stop"}});
+  fleet.UseBinary(PROJD_TEST_WORKER);
+  fleet.Seed(500, 20, "a");
+  Append(fleet, "bad-1", "Opened");
+  Append(fleet, "bad-1", "Poison");
+  const auto poison = Latest(fleet);
+  Append(fleet, "bad-1", "Deposited");  // must be parked behind the poison (skip)
+  Append(fleet, "good-1", "Opened");
+  fleet.Seed(200, 20, "b");
+  const auto latest = Latest(fleet);
+  fleet.Start("w1");
+
+  // skip: everything but the poison and the event parked behind it is applied, every
+  // checkpoint reaches the end.
+  REQUIRE(WaitFor([&] { return CheckpointsAt(fleet, "poison_skip", latest, 16); }, 30s));
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM poison_skip_model") == latest - 2);
+  CHECK(fleet.db().Scalar<int>("SELECT count(*) FROM projd_dead_letters WHERE projection = 'poison_skip'"
+                               " AND NOT parked AND global_position = " + std::to_string(poison)) == 1);
+  CHECK(fleet.db().Scalar<int>("SELECT count(*) FROM projd_dead_letters WHERE projection = 'poison_skip'"
+                               " AND parked AND aggregate_id = 'bad-1'") == 1);
+  const auto list = fleet.Projd({"dead-letters", "list", "--projection", "poison_skip"});
+  CHECK_THAT(list.out, Catch::Contains("cannot handle poison"));
+  CHECK_THAT(list.out, Catch::Contains("2 dead letters"));
+
+  // stop: the poison's partition stays before it; the other 15 partitions reach the end.
+  REQUIRE(WaitFor([&] { return CheckpointsAt(fleet, "poison_stop", latest, 15); }, 30s));
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT min(position) FROM projd_checkpoints WHERE projection = 'poison_stop'") <
+        poison);
+  CHECK_THAT(fleet.Worker("w1").Log(), Catch::Contains("projection stopped on a partition"));
+  CHECK(fleet.Worker("w1").running());
+
+  // The fix is deployed (here: a flag row); replaying the aggregate applies its dead letters in order.
+  const auto refused = fleet.Projd({"dead-letters", "replay", "--projection", "poison_skip", "--aggregate", "bad-1"});
+  CHECK(refused.exit_code == 1);  // still poison: nothing changes
+  fleet.db().Exec("INSERT INTO poison_fixed VALUES (true)");
+  const auto replay = fleet.Projd({"dead-letters", "replay", "--projection", "poison_skip", "--aggregate", "bad-1"});
+  INFO(replay.out << replay.err);
+  REQUIRE(replay.exit_code == 0);
+  CHECK_THAT(replay.out, Catch::Contains("replayed 2"));
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM poison_skip_model") == latest);
+  // Once the workers stop parking it (they re-read the parked set every POLL_INTERVAL), new
+  // events of the aggregate are applied directly.
+  REQUIRE(WaitFor([&] { return fleet.Worker("w1").running(); }, 1s));
+  Append(fleet, "bad-1", "Withdrawn");
+  const auto after = Latest(fleet);
+  CHECK(WaitFor(
+      [&] {
+        return fleet.db().Scalar<int>("SELECT count(*) FROM poison_skip_model WHERE position = " +
+                                      std::to_string(after)) == 1 ||
+               fleet.db().Scalar<int>("SELECT count(*) FROM projd_dead_letters WHERE global_position = " +
+                                      std::to_string(after)) == 1;
+      },
+      10s));
+}

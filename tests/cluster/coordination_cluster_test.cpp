@@ -39,11 +39,11 @@ std::vector<std::string> OwnerNames(WorkerFleet& fleet) {
 // Appends events from a background thread until stopped (a steady write load).
 class Appender {
  public:
-  explicit Appender(const projd::pg::ConnectionOptions& options)
-      : thread_([this, options] {
+  explicit Appender(const projd::pg::ConnectionOptions& options, int aggregates = 37, int offset = 0)
+      : thread_([this, options, aggregates, offset] {
           projd::pg::PgEventStore store(options);
-          for (int i = 0; !stop_; ++i) {
-            const projd::StreamId stream{"ctx", "Load", "load-" + std::to_string(i % 37)};
+          for (int i = offset; !stop_; ++i) {
+            const projd::StreamId stream{"ctx", "Load", "load-" + std::to_string(i % aggregates)};
             const projd::NewEvent e{.event_type = "Ticked", .payload = "{}"};
             try {
               store.Append(stream, projd::ExpectedVersion::Any(), std::span(&e, 1));
@@ -226,4 +226,28 @@ TEST_CASE("projd rebuild resets a projection and the running workers replay it t
   CHECK(fleet.db().Scalar<std::int64_t>("SELECT sum(event_count) FROM stream_stats") == 3000);
   const auto unknown = fleet.Projd({"rebuild", "no_such_projection", "--replica-set", "fleet"});
   CHECK(unknown.exit_code == 2);
+}
+
+TEST_CASE("chaos: writers on 1,000 aggregates while workers are killed, paused and joined, exactly once",
+          "[cluster][chaos]") {
+  WorkerFleet fleet;
+  fleet.Seed(2000, 1000, "a");
+  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
+  RequireConsistent(fleet, 3);
+  {
+    Appender writer1(fleet.db().options(), 1000, 0);
+    Appender writer2(fleet.db().options(), 1000, 500);
+    REQUIRE(WaitFor([&] { return writer1.appended() > 100; }, 10s));
+    fleet.Worker("w1").Signal(SIGKILL);
+    REQUIRE(WaitFor([&] { return fleet.Settled(2); }, 15s));
+    fleet.Worker("w2").Signal(SIGSTOP);
+    REQUIRE(WaitFor([&] { return fleet.Settled(1); }, 15s));
+    fleet.Worker("w2").Signal(SIGCONT);
+    fleet.Start("w4");
+    REQUIRE(WaitFor([&] { return fleet.Settled(3); }, 20s));
+    REQUIRE(WaitFor([&] { return writer2.appended() > 300; }, 10s));
+  }
+  RequireConsistent(fleet, 3);
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT sum(event_count) FROM stream_stats") ==
+        fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM events"));
 }

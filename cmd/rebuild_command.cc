@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cmd/cli.h"
-#include "orchestrator/pg/projection_reset.h"
+#include "orchestrator/pg/pg_coordination_store.h"
 #include "projections/registry.h"
 
 namespace projd::cli {
@@ -25,11 +25,11 @@ void AddRebuildCommand(CLI::App& app, Invocation& invocation) {
         throw UsageError(e.what());
       }
       auto& projection = *created.front();
-      const auto result = pg::ResetProjection({c.database_url, c.database_schema, "projd-rebuild"}, c.replica_set,
-                                              *name, [&](pqxx::work& tx) {
-                                                projection.Setup(tx);
-                                                projection.Reset(tx);
-                                              });
+      pg::PgCoordinationStore store({c.database_url, c.database_schema, "projd-rebuild"});
+      const auto result = store.RebuildProjection(c.replica_set, *name, [&](pqxx::work& tx) {
+        projection.Setup(tx);
+        projection.Reset(tx);
+      });
       std::cout << "projection " << *name << " reset: " << result.checkpoints << " checkpoints back to 0";
       if (result.generation > 0) {
         std::cout << " as generation " << result.generation << " of replica set " << c.replica_set

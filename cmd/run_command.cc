@@ -115,8 +115,7 @@ int RunWorker(const Invocation& invocation) {
   }
   worker->Start();
   int sig = 0;
-  while ((sig = WaitForStop(signals, std::chrono::milliseconds(1000))) == 0) {
-  }
+  sigwait(&signals, &sig);
   logger.Info("stop signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                      {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
   worker->Shutdown();

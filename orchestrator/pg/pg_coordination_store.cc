@@ -100,6 +100,15 @@ constexpr const char* kSplitAssignmentsSql =
 constexpr const char* kSplitBumpAssignmentsSql =
     "UPDATE projd_assignments SET generation = $3, previous_worker_id = worker_id"
     " WHERE replica_set = $1 AND partition < $2";
+// Rebuild: a projection's checkpoints back to 0 under generation $3, its dead letters gone.
+constexpr const char* kRebuildCheckpointsSql =
+    "UPDATE projd_checkpoints SET position = 0, generation = $3, writer = 'rebuild', updated_at = now()"
+    " WHERE replica_set = $1 AND projection = $2";
+constexpr const char* kRebuildDeadLettersSql =
+    "DELETE FROM projd_dead_letters WHERE replica_set = $1 AND projection = $2";
+constexpr const char* kRebuildBumpSql =
+    "UPDATE projd_replica_sets SET generation = $2, rebuild_generation = $2, generation_formed_at = now()"
+    " WHERE name = $1";
 constexpr const char* kSplitSetSql =
     "UPDATE projd_replica_sets SET partitions = $2, generation = $3, generation_formed_at = now()"
     " WHERE name = $1";
@@ -322,6 +331,25 @@ void PgCoordinationStore::Deregister(const std::string& replica_set, const std::
     pqxx::work tx(Conn());
     tx.exec_params0(kDeregisterSql, replica_set, worker_id);
     tx.commit();
+  });
+}
+
+PgCoordinationStore::RebuildResult PgCoordinationStore::RebuildProjection(
+    const std::string& replica_set, const std::string& projection, const std::function<void(pqxx::work&)>& reset_hook) {
+  return Translate("rebuild " + projection, [&] {
+    pqxx::work tx(Conn());
+    RebuildResult out;
+    const auto set = tx.exec_params(kLockSetSql, replica_set);
+    out.generation = set.empty() ? 0 : set[0][0].as<std::int64_t>() + 1;
+    reset_hook(tx);
+    out.checkpoints = tx.exec_params(kRebuildCheckpointsSql, replica_set, projection, out.generation).affected_rows();
+    tx.exec_params0(kRebuildDeadLettersSql, replica_set, projection);
+    if (!set.empty()) {
+      tx.exec_params0(kRebuildBumpSql, replica_set, out.generation);
+      tx.exec_params(kNotifySql, Channel(options_.schema), replica_set);
+    }
+    tx.commit();
+    return out;
   });
 }
 

@@ -2,9 +2,11 @@
 // projd_assignments on one connection it owns. Not thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <pqxx/connection>
+#include <pqxx/transaction>
 
 #include "orchestrator/coordination_store.h"
 #include "orchestrator/pg/connection.h"
@@ -29,6 +31,19 @@ class PgCoordinationStore final : public CoordinationStore {
   std::int64_t SplitPartitions(const std::string& replica_set) override;
   AssignmentView ReadAssignment(const std::string& replica_set) override;
   void Deregister(const std::string& replica_set, const std::string& worker_id) override;
+
+  // `projd rebuild`: one transaction under the replica-set row lock: `reset_hook` (the
+  // projection's Setup and Reset), its checkpoints back to 0 stamped with generation G+1
+  // (older writers are fenced), its dead letters removed, generation G+1 recorded as
+  // rebuild_generation, NOTIFY. Running workers see rebuild_generation move and restart
+  // every partition. Returns the generation (0 when the replica set does not exist yet) and
+  // the number of checkpoint rows reset.
+  struct RebuildResult {
+    std::int64_t generation = 0;
+    std::int64_t checkpoints = 0;
+  };
+  RebuildResult RebuildProjection(const std::string& replica_set, const std::string& projection,
+                                  const std::function<void(pqxx::work&)>& reset_hook);
 
   // The NOTIFY channel of a replica set's generation changes.
   static std::string Channel(const std::string& schema);

@@ -27,6 +27,13 @@ void RequireConsistent(WorkerFleet& fleet, int members) {
   CHECK(fleet.StreamStatsMismatches() == 0);
 }
 
+// Seeds `events` over `aggregates` aggregates, starts w1..w3 and waits until consistent.
+void StartThree(WorkerFleet& fleet, int events, int aggregates) {
+  fleet.Seed(events, aggregates, "a");
+  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
+  RequireConsistent(fleet, 3);
+}
+
 std::vector<std::string> OwnerNames(WorkerFleet& fleet) {
   std::vector<std::string> out;
   for (const auto& r : fleet.db().Exec("SELECT coalesce(worker_name, '') FROM projd_assignments"
@@ -72,9 +79,7 @@ class Appender {
 TEST_CASE("three workers converge to a balanced assignment and a fourth moves only its share",
           "[cluster][coordination]") {
   WorkerFleet fleet;
-  fleet.Seed(3000, 100, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 3000, 100);
   const auto before = OwnerNames(fleet);
   const auto generation = fleet.Generation();
 
@@ -94,9 +99,7 @@ TEST_CASE("three workers converge to a balanced assignment and a fourth moves on
 TEST_CASE("SIGTERM: the worker drains, leaves and exits 0, its partitions move at once",
           "[cluster][coordination]") {
   WorkerFleet fleet;
-  fleet.Seed(2000, 80, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 2000, 80);
   Appender load(fleet.db().options());
   fleet.Worker("w2").Signal(SIGTERM);
   const auto code = fleet.Worker("w2").Wait(10s);
@@ -111,9 +114,7 @@ TEST_CASE("SIGTERM: the worker drains, leaves and exits 0, its partitions move a
 
 TEST_CASE("kill -9: the dead worker's partitions move after the stale timeout", "[cluster][coordination]") {
   WorkerFleet fleet;
-  fleet.Seed(2000, 80, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 2000, 80);
   Appender load(fleet.db().options());
   fleet.Worker("w3").Signal(SIGKILL);
   REQUIRE(fleet.Worker("w3").Wait(5s).has_value());
@@ -129,9 +130,7 @@ TEST_CASE("SIGSTOP past the stale timeout: after SIGCONT the zombie's write is f
   // A longer persistence interval keeps async checkpoints pending in the zombie's core
   // when it is stopped, so its first act after SIGCONT is a write of an old generation.
   WorkerFleet fleet(std::map<std::string, std::string>{{"PERSISTENCE_INTERVAL", "250ms"}});
-  fleet.Seed(2000, 80, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 2000, 80);
   Appender load(fleet.db().options());
   REQUIRE(WaitFor([&] { return load.appended() > 200; }, 10s));
   auto& zombie = fleet.Worker("w1");
@@ -151,9 +150,7 @@ TEST_CASE("a Postgres restart under running workers: none exits, all resume", "[
   projd::EmbeddedPostgres server(options);
   server.Start();
   WorkerFleet fleet({}, server.Url());
-  fleet.Seed(2000, 80, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 2000, 80);
 
   server.Stop(projd::EmbeddedPostgres::StopMode::kFast);
   // The server stays down until every worker has noticed (a failed, retried heartbeat).
@@ -175,9 +172,7 @@ TEST_CASE("a Postgres restart under running workers: none exits, all resume", "[
 
 TEST_CASE("split 16 -> 32 under load keeps every checkpoint and loses nothing", "[cluster][coordination][split]") {
   WorkerFleet fleet;
-  fleet.Seed(3000, 100, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 3000, 100);
   Appender load(fleet.db().options());
   const auto r = fleet.Projd({"partitions", "split", "--replica-set", "fleet"});
   INFO(r.out << r.err);
@@ -231,9 +226,7 @@ TEST_CASE("projd rebuild resets a projection and the running workers replay it t
 TEST_CASE("chaos: writers on 1,000 aggregates while workers are killed, paused and joined, exactly once",
           "[cluster][chaos]") {
   WorkerFleet fleet;
-  fleet.Seed(2000, 1000, "a");
-  for (const auto* n : {"w1", "w2", "w3"}) fleet.Start(n);
-  RequireConsistent(fleet, 3);
+  StartThree(fleet, 2000, 1000);
   {
     Appender writer1(fleet.db().options(), 1000, 0);
     Appender writer2(fleet.db().options(), 1000, 500);

@@ -55,6 +55,14 @@ struct Node {
 
 const MembershipTimings kTimings{200ms, 1s, 3s};
 
+// A lone worker registers, waits out the join grace and takes all 8 partitions.
+void StartAlone(Node& node, FakeClock& clock) {
+  node.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  node.coordinator.RunOnce();
+  REQUIRE(node.owner.running.size() == 8);
+}
+
 }  // namespace
 
 TEST_CASE("a lone worker registers, waits out the join grace, then takes every partition", "[coordinator]") {
@@ -77,10 +85,7 @@ TEST_CASE("a join moves half to the newcomer only after the old owner released a
   FakeClock clock;
   FakeCoordinationStore store(clock);
   Node a(store, clock, "a", kTimings);
-  a.coordinator.RunOnce();
-  clock.Advance(kTimings.JoinGrace());
-  a.coordinator.RunOnce();
-  REQUIRE(a.owner.running.size() == 8);
+  StartAlone(a, clock);
 
   Node b(store, clock, "b", kTimings);
   b.coordinator.RunOnce();  // registers
@@ -145,10 +150,7 @@ TEST_CASE("failing heartbeats self-fence the worker before peers may evict it, a
   FakeClock clock;
   FakeCoordinationStore store(clock);
   Node a(store, clock, "a", kTimings);
-  a.coordinator.RunOnce();
-  clock.Advance(kTimings.JoinGrace());
-  a.coordinator.RunOnce();
-  REQUIRE(a.owner.running.size() == 8);
+  StartAlone(a, clock);
   store.SetDown(true);
   const auto wait = a.coordinator.RunOnce();
   CHECK(wait <= kTimings.heartbeat_interval);
@@ -169,10 +171,7 @@ TEST_CASE("a worker whose row was deleted stops everything and rejoins", "[coord
   FakeClock clock;
   FakeCoordinationStore store(clock);
   Node a(store, clock, "a", kTimings);
-  a.coordinator.RunOnce();
-  clock.Advance(kTimings.JoinGrace());
-  a.coordinator.RunOnce();
-  REQUIRE(a.owner.running.size() == 8);
+  StartAlone(a, clock);
   store.Deregister("rs", "id-a");
   a.coordinator.RunOnce();
   CHECK(a.owner.running.empty());
@@ -188,10 +187,7 @@ TEST_CASE("a split restarts every partition under the doubled count", "[coordina
   FakeClock clock;
   FakeCoordinationStore store(clock);
   Node a(store, clock, "a", kTimings);
-  a.coordinator.RunOnce();
-  clock.Advance(kTimings.JoinGrace());
-  a.coordinator.RunOnce();
-  REQUIRE(a.owner.running.size() == 8);
+  StartAlone(a, clock);
   store.SplitPartitions("rs");
   a.coordinator.RunOnce();
   CHECK(a.owner.running.size() == 16);

@@ -26,8 +26,14 @@
 namespace projd::cli {
 namespace {
 
+// Every worker session ends a transaction left idle longer than STALE_WORKER_TIMEOUT: a
+// worker paused that long (SIGSTOP, a frozen VM) is evicted anyway, and its open
+// transaction must not keep holding checkpoint row locks that the new owner needs, nor
+// the snapshot xmin that gates every reader's high-water mark.
 pg::ConnectionOptions Db(const Config& c, const std::string& role) {
-  return {c.database_url, c.database_schema, "projd-" + role};
+  pg::ConnectionOptions o{c.database_url, c.database_schema, "projd-" + role};
+  o.settings.push_back({"idle_in_transaction_session_timeout", std::to_string(c.stale_worker_timeout.count())});
+  return o;
 }
 
 WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections) {

@@ -2,6 +2,12 @@
 // letters and parking, replay), on a worker binary built from test projections.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
 #include "tests/support/worker_fleet.h"
 
 using namespace std::chrono_literals;
@@ -24,6 +30,14 @@ std::int64_t Latest(WorkerFleet& fleet) {
 bool CheckpointsAt(WorkerFleet& fleet, const std::string& projection, std::int64_t position, int expected) {
   return fleet.db().Scalar<int>("SELECT count(*) FROM projd_checkpoints WHERE projection = '" + projection +
                                 "' AND position >= " + std::to_string(position)) == expected;
+}
+
+// True when the process is stopped (state T in /proc/<pid>/stat).
+bool Stopped(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
 }
 
 }  // namespace
@@ -83,4 +97,50 @@ TEST_CASE("a poison event: skip dead-letters it and parks its aggregate, stop ha
                                       std::to_string(after)) == 1;
       },
       10s));
+}
+
+TEST_CASE("a worker paused inside a projection transaction loses its partitions and its open transaction",
+          "[cluster][projections][pause]") {
+  WorkerFleet fleet(std::map<std::string, std::string>{{"PROJECTIONS", "pausing,stream_stats"}});
+  fleet.UseBinary(PROJD_TEST_WORKER);
+  const auto marker = (std::filesystem::temp_directory_path() /
+                       ("projd-pause-" + std::to_string(::getpid()) + "-" + fleet.db().schema()))
+                          .string();
+  const std::map<std::string, std::string> env{{"PROJD_TEST_PAUSE_MARKER", marker}};
+  fleet.Seed(300, 30, "a");
+  for (const auto* n : {"w1", "w2"}) fleet.Start(n, env);
+  REQUIRE(WaitFor([&] { return fleet.Settled(2) && fleet.CaughtUp("pausing"); }, 30s));
+
+  // The first worker to apply the "Pause" event stops itself between the projection's
+  // INSERT and the commit: its transaction holds the row and the snapshot xmin.
+  std::ofstream(marker).put('x');
+  Append(fleet, "p-1", "Pause");
+  std::string paused;
+  REQUIRE(WaitFor(
+      [&] {
+        for (const auto* n : {"w1", "w2"}) {
+          if (Stopped(fleet.Worker(n).pid())) paused = n;
+        }
+        return !paused.empty();
+      },
+      20s));
+  fleet.Seed(200, 30, "b");
+
+  // The server ends the paused worker's idle transaction (STALE_WORKER_TIMEOUT), so the
+  // survivor takes every partition and applies the Pause event and everything after it.
+  REQUIRE(WaitFor([&] { return fleet.Settled(1); }, 20s));
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("pausing") && fleet.CaughtUp("stream_stats"); }, 20s));
+  const auto events = [&] { return fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM events"); };
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM pausing_model") == events());
+  CHECK(fleet.StreamStatsMismatches() == 0);
+
+  // Resumed, the zombie finds its session gone, rejoins, and nothing is applied twice.
+  fleet.Worker(paused).Signal(SIGCONT);
+  REQUIRE(WaitFor([&] { return fleet.Settled(2); }, 20s));
+  fleet.Seed(100, 30, "c");
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("pausing") && fleet.CaughtUp("stream_stats"); }, 20s));
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM pausing_model") == events());
+  CHECK(fleet.StreamStatsMismatches() == 0);
+  CHECK(fleet.Worker(paused).running());
+  std::filesystem::remove(marker);
 }

@@ -20,6 +20,9 @@ struct Checkpoint {
   std::int64_t position = 0;    // every event of the partition <= position is processed
   std::int64_t generation = 0;  // the generation under which the writer owns the partition
   std::string writer;           // worker id, for operators
+  // Events <= replay_until were handled before a rebuild reset the position: re-reading
+  // them is a replay (AsyncContext::replaying). Read from the row when a partition is taken.
+  std::int64_t replay_until = 0;
 };
 
 inline std::string ToString(const CheckpointKey& k) {

@@ -36,7 +36,8 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
   s.open_gaps = hwm_.open_gaps();
   s.oldest_gap_age = hwm_.OldestGapAge(clock_.Now());
   s.errors = errors_;
-  if (const auto gap = hwm_.blocking_gap(); gap && gap->proof_xid) {
+  if (const auto gap = hwm_.blocking_gap(); gap && gap->proof_xid && !gap->proven) {
+    s.held = true;
     try {
       s.held_by = source_.OldestTransaction();
     } catch (const TransientError&) {

@@ -23,7 +23,9 @@ struct HighWaterMarkStatus {
   std::size_t open_gaps = 0;
   std::chrono::milliseconds oldest_gap_age{0};
   std::int64_t errors = 0;  // failed observations since start (each one restarted the loop)
-  // Set when the mark waits on a live transaction (the gap's proof is pending).
+  // The mark waits on a live transaction: the lowest gap outlived GAP_GRACE and its proof
+  // (every transaction older than it ended) is pending. held_by names the oldest one.
+  bool held = false;
   std::optional<HoldingTransaction> held_by;
 };
 

@@ -13,8 +13,9 @@ std::string ToString(RunnerState s) {
     case RunnerState::kIdle: return "idle";
     case RunnerState::kRunning: return "running";
     case RunnerState::kCaughtUp: return "caught_up";
+    case RunnerState::kHeld: return "held";
     case RunnerState::kFailing: return "failing";
-    case RunnerState::kPaused: return "paused";
+    case RunnerState::kStalled: return "stalled";
     case RunnerState::kStopped: return "stopped";
   }
   return "unknown";
@@ -63,8 +64,9 @@ void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& 
     for (const auto& cp : taken) {
       if (cp.key.projection != name_) continue;
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) continue;
-      owned_[cp.key.partition] = Owned{cp.generation, cp.position};
+      owned_[cp.key.partition] = Owned{cp.generation, cp.position, cp.replay_until};
     }
+    last_progress_ = clock_.Now();
   }
   cv_.notify_all();
   mark_.changed.Notify();
@@ -104,6 +106,11 @@ RunnerStatus ProjectionRunner::Status() const {
   s.partitions = static_cast<int>(owned_.size());
   for (const auto& [p, sp] : stopped_) s.stopped.push_back(sp);
   if (!stopped_.empty() && s.state != RunnerState::kFailing) s.state = RunnerState::kStopped;
+  // Work to do (the runner is not at the mark) but nothing committed for stall_after.
+  if ((s.state == RunnerState::kRunning || s.state == RunnerState::kFailing) && !owned_.empty() &&
+      clock_.Now() - last_progress_ >= options_.stall_after) {
+    s.state = RunnerState::kStalled;
+  }
   s.min_position = 0;
   if (!owned_.empty()) {
     s.min_position = std::numeric_limits<std::int64_t>::max();
@@ -115,6 +122,14 @@ RunnerStatus ProjectionRunner::Status() const {
 void ProjectionRunner::SetState(RunnerState s) {
   std::lock_guard lock(mu_);
   status_.state = s;
+}
+
+void ProjectionRunner::SetCaughtUp() {
+  std::lock_guard lock(mu_);
+  last_progress_ = clock_.Now();
+  if (status_.state != RunnerState::kFailing) {
+    status_.state = mark_.held.load() ? RunnerState::kHeld : RunnerState::kCaughtUp;
+  }
 }
 
 void ProjectionRunner::Fail(const std::string& error) {
@@ -156,7 +171,7 @@ void ProjectionRunner::Loop() {
       if (stop_) return;
     }
     if (core_.ShouldPause()) {
-      SetState(RunnerState::kPaused);
+      SetState(RunnerState::kStalled);
       if (!Pause(std::min(options_.poll_interval, std::chrono::milliseconds(50)))) return;
       continue;
     }
@@ -181,12 +196,13 @@ void ProjectionRunner::Loop() {
     }
     if (owned.empty() || lowest >= mark) {
       batch.unlock();
-      {
-        std::lock_guard lock(mu_);
-        if (status_.state != RunnerState::kFailing) status_.state = RunnerState::kCaughtUp;
-      }
+      SetCaughtUp();
       mark_.changed.WaitFor(seen, options_.poll_interval);
       continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (status_.state != RunnerState::kFailing) status_.state = RunnerState::kRunning;
     }
     request.high_water_mark = mark;
     const bool isolating = lowest < isolate_until_;
@@ -207,7 +223,11 @@ void ProjectionRunner::Loop() {
     std::vector<Event> events;
     std::vector<int> partitions_of;
     events.reserve(result.events.size());
+    bool replaying = false;  // an event that was handled before a rebuild reset its partition
     for (auto& e : result.events) {
+      if (const auto it = owned.find(e.partition); it != owned.end() && e.event.global_position <= it->second.replay_until) {
+        replaying = true;
+      }
       partitions_of.push_back(e.partition);
       events.push_back(std::move(e.event));
     }
@@ -220,7 +240,7 @@ void ProjectionRunner::Loop() {
     }
 
     const Event poison = events.size() == 1 ? events.front() : Event{};
-    auto outcome = Deliver(events, checkpoints);
+    auto outcome = Deliver(events, checkpoints, replaying);
     if (outcome == Delivery::kHandlerFailed) {
       ++handler_attempts_;
       if (handler_attempts_ >= policy_.max_attempts) {
@@ -259,7 +279,9 @@ void ProjectionRunner::Loop() {
       }
     }
     status_.state = RunnerState::kRunning;
+    last_progress_ = clock_.Now();
     status_.events_processed += static_cast<std::int64_t>(events.size());
+    if (replaying) status_.replayed += static_cast<std::int64_t>(events.size());
     ++status_.batches;
   }
 }
@@ -323,7 +345,7 @@ ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, in
 }
 
 ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
-                                                     const std::vector<Checkpoint>& checkpoints) {
+                                                     const std::vector<Checkpoint>& checkpoints, bool replaying) {
   auto parked = TakeParked(events);
   if (events.empty()) {
     if (!parked.empty()) return CommitDeadLetters(parked, checkpoints);
@@ -364,7 +386,7 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
     return handler_error_.empty() ? Delivery::kFailed : Delivery::kHandlerFailed;
   }
   try {
-    sink_.Handle(events, false);
+    sink_.Handle(events, replaying);
   } catch (const std::exception& e) {
     handler_error_ = e.what();
     Fail(e.what());
@@ -388,7 +410,7 @@ bool ProjectionRunner::SubmitCheckpoint(const Checkpoint& cp) {
     }
     if (r.code != SubmitCode::kRejectedFull) return true;
     // Backpressure: the core is full; wait for it to drain instead of dropping progress.
-    SetState(RunnerState::kPaused);
+    SetState(RunnerState::kStalled);
     if (!Pause(std::chrono::milliseconds(20))) return false;
   }
 }

@@ -8,6 +8,11 @@
 // Each partition is read from its own checkpoint. A fenced write drops the partition
 // (a newer generation owns it) and is reported to the coordinator. A failing batch is
 // retried with capped jittered backoff; it never kills the thread.
+// States (RunnerState): running (batches committing), caught_up (at the high-water mark),
+// held (at the mark, and the mark waits on a live transaction), failing (errors, retrying),
+// stalled (the mark is ahead but nothing committed for `stall_after`: a hanging handler,
+// or backpressure from the persistence core), stopped (policy `stop` on a partition, or
+// the runner stopped), idle (owns no partition).
 // Thread-safe: Take/Release/Fenced/Status may be called from any thread.
 #pragma once
 
@@ -41,9 +46,11 @@ struct RunnerOptions {
   std::chrono::milliseconds poll_interval{1000};
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{10000};
+  // No committed batch for this long while the mark is ahead: the runner reports stalled.
+  std::chrono::milliseconds stall_after{30000};
 };
 
-enum class RunnerState { kIdle, kRunning, kCaughtUp, kFailing, kPaused, kStopped };
+enum class RunnerState { kIdle, kRunning, kCaughtUp, kHeld, kFailing, kStalled, kStopped };
 std::string ToString(RunnerState s);
 
 struct StoppedPartition {
@@ -64,6 +71,7 @@ struct RunnerStatus {
   std::int64_t batches = 0;
   std::int64_t errors = 0;
   std::int64_t fenced = 0;
+  std::int64_t replayed = 0;  // events handed over with replaying = true (after a rebuild)
   std::string last_error;
 };
 
@@ -87,17 +95,19 @@ class ProjectionRunner {
   void Release(const std::vector<int>& partitions);
   // A write of `partition` under `generation` was fenced (from the persistence core).
   void Fenced(int partition, std::int64_t generation);
+  // Thread-safe snapshot; `stalled` is derived here from the time of the last progress.
   RunnerStatus Status() const;
 
  private:
   struct Owned {
     std::int64_t generation = 0;
     std::int64_t position = 0;
+    std::int64_t replay_until = 0;
   };
   enum class Delivery { kDone, kFailed, kHandlerFailed, kFenced, kShutDown };
 
   void Loop();
-  Delivery Deliver(std::vector<Event>& events, const std::vector<Checkpoint>& checkpoints);
+  Delivery Deliver(std::vector<Event>& events, const std::vector<Checkpoint>& checkpoints, bool replaying);
   // Splits events of parked aggregates off `events` into dead letters.
   std::vector<DeadLetter> TakeParked(std::vector<Event>& events);
   // The policy for one poison event (after isolation); returns the delivery outcome.
@@ -106,6 +116,8 @@ class ProjectionRunner {
   void RefreshParked();
   bool SubmitCheckpoint(const Checkpoint& cp);
   void SetState(RunnerState s);
+  // Caught up at the mark: caught_up, or held when the mark waits on a live transaction.
+  void SetCaughtUp();
   void Fail(const std::string& error);
   // Waits up to `timeout` unless stopping; false when stopping.
   bool Pause(std::chrono::milliseconds timeout);
@@ -128,6 +140,7 @@ class ProjectionRunner {
   int partition_count_ = 0;
   bool stop_ = false;
   RunnerStatus status_;
+  Clock::Monotonic::time_point last_progress_{};
   std::map<int, StoppedPartition> stopped_;
 
   // Runner-thread state.

@@ -1,5 +1,7 @@
 #include "orchestrator/worker.h"
 
+#include <algorithm>
+
 namespace projd {
 
 Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const Clock& clock, Logger logger)
@@ -14,6 +16,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.worker_id = info_.worker_id;
   ro.batch_size = config_.batch_size;
   ro.poll_interval = config_.poll_interval;
+  ro.stall_after = std::max(std::chrono::milliseconds(30000), 10 * config_.poll_interval);
   for (auto& sink : parts_.sinks) {
     runners_.push_back(std::make_unique<ProjectionRunner>(
         *sink, parts_.make_reader(), parts_.make_dead_letters ? parts_.make_dead_letters() : nullptr, *core_, mark_, clock_, logger_.Child("runner"), ro,
@@ -79,6 +82,8 @@ WorkerStatus Worker::Status() const {
   s.persistence = core_->GetStats();
   s.high_water_mark = mark_.value.load();
   s.high_water_mark_errors = mark_errors_.load();
+  std::lock_guard lock(mark_status_mu_);
+  s.mark = mark_status_;
   return s;
 }
 
@@ -116,6 +121,13 @@ void Worker::FollowMark() {
         logger_.Warn("advancing the high-water mark failed; retrying", {{"error", follower_->last_error()}});
         last_logged = follower_->last_error();
       }
+    }
+    // One extra query (the holder), only while the mark waits on a live transaction.
+    auto status = follower_->Status();
+    mark_.held.store(status.held);
+    {
+      std::lock_guard lock(mark_status_mu_);
+      mark_status_ = std::move(status);
     }
     mark_.Publish(follower_->mark());
     if (stop_) break;

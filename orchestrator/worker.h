@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,7 @@ struct WorkerStatus {
   PersistenceStats persistence;
   std::int64_t high_water_mark = 0;
   std::int64_t high_water_mark_errors = 0;
+  HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom)
 };
 
 class Worker final : public PartitionOwner {
@@ -97,6 +99,8 @@ class Worker final : public PartitionOwner {
 
   std::atomic<bool> stop_{false};
   std::atomic<std::int64_t> mark_errors_{0};
+  mutable std::mutex mark_status_mu_;
+  HighWaterMarkStatus mark_status_;
   std::thread mark_thread_;
   std::thread listen_thread_;
   bool shut_down_ = false;

@@ -48,8 +48,8 @@ constexpr const char* kStampSql =
     "  UPDATE projd_checkpoints c SET generation = $4, writer = $5, updated_at = now()"
     "  FROM locked l WHERE c.replica_set = $1 AND c.projection = l.projection"
     "   AND c.partition = l.partition AND l.generation <= $4"
-    "  RETURNING c.projection, c.partition, c.position)"
-    " SELECT l.projection, l.partition, s.position, l.generation"
+    "  RETURNING c.projection, c.partition, c.position, c.replay_until)"
+    " SELECT l.projection, l.partition, s.position, l.generation, s.replay_until"
     " FROM locked l LEFT JOIN stamped s USING (projection, partition)";
 constexpr const char* kSummariesSql =
     "SELECT projection, count(*), min(position), max(position) FROM projd_checkpoints"
@@ -220,7 +220,7 @@ StampResult PgCheckpointStore::Stamp(const std::string& replica_set, const std::
       if (r[2].is_null()) {
         out.lost.push_back(key);
       } else {
-        out.taken.push_back({key, r[2].as<std::int64_t>(), generation, writer});
+        out.taken.push_back({key, r[2].as<std::int64_t>(), generation, writer, r[4].as<std::int64_t>()});
       }
     }
     tx.commit();

@@ -82,10 +82,11 @@ constexpr const char* kGenerationSql =
 // Split: partition k of P becomes k and k+P of 2P. Checkpoint copies and the stamp of every
 // row with the new generation happen under the replica-set row lock, in one transaction.
 constexpr const char* kSplitCopyCheckpointsSql =
-    "INSERT INTO projd_checkpoints (replica_set, projection, partition, position, generation, writer)"
-    " SELECT replica_set, projection, partition + $2, position, $3, 'split'"
+    "INSERT INTO projd_checkpoints (replica_set, projection, partition, position, generation, writer, replay_until)"
+    " SELECT replica_set, projection, partition + $2, position, $3, 'split', replay_until"
     " FROM projd_checkpoints WHERE replica_set = $1 AND partition < $2"
     " ON CONFLICT (replica_set, projection, partition) DO UPDATE SET position = EXCLUDED.position,"
+    "  replay_until = EXCLUDED.replay_until,"
     "  generation = EXCLUDED.generation, writer = EXCLUDED.writer, updated_at = now()";
 constexpr const char* kSplitStampSql =
     "UPDATE projd_checkpoints SET generation = $3, updated_at = now()"
@@ -100,9 +101,10 @@ constexpr const char* kSplitAssignmentsSql =
 constexpr const char* kSplitBumpAssignmentsSql =
     "UPDATE projd_assignments SET generation = $3, previous_worker_id = worker_id"
     " WHERE replica_set = $1 AND partition < $2";
-// Rebuild: a projection's checkpoints back to 0 under generation $3, its dead letters gone.
+// Rebuild: a projection's checkpoints back to 0 under generation $3 (remembering how far
+// they had been: re-reading up to there is a replay), its dead letters gone.
 constexpr const char* kRebuildCheckpointsSql =
-    "UPDATE projd_checkpoints SET position = 0, generation = $3, writer = 'rebuild', updated_at = now()"
+    "UPDATE projd_checkpoints SET replay_until = greatest(replay_until, position), position = 0, generation = $3, writer = 'rebuild', updated_at = now()"
     " WHERE replica_set = $1 AND projection = $2";
 constexpr const char* kRebuildDeadLettersSql =
     "DELETE FROM projd_dead_letters WHERE replica_set = $1 AND projection = $2";

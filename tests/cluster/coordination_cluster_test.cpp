@@ -215,6 +215,9 @@ TEST_CASE("projd rebuild resets a projection and the running workers replay it t
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("16 checkpoints back to 0"));
   CHECK(fleet.Generation() == generation + 1);
+  // Each checkpoint remembers how far it had been: re-reading up to there is a replay.
+  CHECK(fleet.db().Scalar<int>("SELECT count(*) FROM projd_checkpoints WHERE projection = 'stream_stats'"
+                               " AND replay_until > 0") == 16);
   // Replayed from 0 by the running workers: the same read model again, exactly once.
   REQUIRE(WaitFor([&] { return fleet.CaughtUp("stream_stats"); }, 30s));
   CHECK(fleet.StreamStatsMismatches() == 0);

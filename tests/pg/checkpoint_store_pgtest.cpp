@@ -5,6 +5,7 @@
 #include "orchestrator/errors.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/pg/pg_checkpoint_store.h"
+#include "orchestrator/pg/pg_coordination_store.h"
 #include "orchestrator/pg/pg_transaction.h"
 #include "tests/support/pg_test_schema.h"
 
@@ -154,4 +155,28 @@ TEST_CASE("the persistence core over Postgres: submits, barrier, shutdown drain"
   const auto s = core.GetStats();
   CHECK(s.failed_requests == 0);
   CHECK(s.flushes.at("shutdown/success") == 1);
+}
+
+TEST_CASE("a rebuild resets positions to 0 and the next owner learns how far the replay goes",
+          "[pg][checkpoints][rebuild]") {
+  PgTestSchema db;
+  PgCheckpointStore store(db.options());
+  const Checkpoint at[] = {Cp(0, 10, 1), Cp(1, 20, 1)};
+  REQUIRE(store.WriteBatch(at, 5s).fenced.empty());
+  projd::pg::PgCoordinationStore coordination(db.options());
+  bool hook_ran = false;
+  const auto rebuilt = coordination.RebuildProjection("rs", "proj", [&](pqxx::work&) { hook_ran = true; });
+  CHECK(hook_ran);
+  CHECK(rebuilt.checkpoints == 2);
+  const auto stamp = store.Stamp("rs", {"proj"}, {0, 1}, 3, "new-owner");
+  REQUIRE(stamp.taken.size() == 2);
+  for (const auto& cp : stamp.taken) {
+    CHECK(cp.position == 0);
+    CHECK(cp.replay_until == (cp.key.partition == 0 ? 10 : 20));
+  }
+  // A second rebuild before the replay finished keeps the furthest mark.
+  const Checkpoint partway[] = {{Key(0), 4, 3, "new-owner"}};
+  REQUIRE(store.WriteBatch(partway, 5s).fenced.empty());
+  coordination.RebuildProjection("rs", "proj", [](pqxx::work&) {});
+  CHECK(store.Stamp("rs", {"proj"}, {0}, 5, "new-owner").taken.at(0).replay_until == 10);
 }

@@ -13,6 +13,7 @@
 
 #include <pqxx/pqxx>
 
+#include "bench/raw_scan.h"
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_event_store.h"
@@ -20,29 +21,10 @@
 
 namespace {
 
+using projd::bench::RawScan;
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
-// Raw keyset scan: what a minimal client reading everything does.
-double RawScan(const projd::pg::ConnectionOptions& db, int batch, std::int64_t total) {
-  auto conn = projd::pg::Connect(db);
-  const std::string sql = std::string("SELECT ") + projd::pg::kEventColumns +
-                          " FROM events WHERE global_position > $1 ORDER BY global_position LIMIT $2";
-  std::int64_t after = 0, n = 0;
-  const auto start = Clock::now();
-  while (n < total) {
-    pqxx::read_transaction tx(*conn);
-    const auto rows = tx.exec_params(sql, after, batch);
-    if (rows.empty()) break;
-    for (const auto& r : rows) {
-      const auto e = projd::pg::EventFromRow(r);
-      after = e.global_position;
-      ++n;
-    }
-  }
-  return n / Seconds(start);
-}
 
 // The reader over `owned` of 64 partitions; returns {events/s, seconds, events}.
 struct ReaderFigure {

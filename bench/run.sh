@@ -14,6 +14,8 @@ for b in "${benches[@]}"; do
   echo "== $(basename "$b")"
   if [[ "$(basename "$b")" == projd_coordination_bench ]]; then
     "$b" "$build_dir/cmd/projd"  # starts its own server (50 workers need more connections)
+  elif [[ "$(basename "$b")" == projd_projection_bench ]]; then
+    "$build_dir/tests/projd-testpg" -- "$b" "$build_dir/cmd/projd"  # runs real workers
   else
     "$build_dir/tests/projd-testpg" -- "$b"
   fi

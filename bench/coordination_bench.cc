@@ -32,7 +32,8 @@ std::string g_logs;
 
 std::map<std::string, std::string> Env(const std::string& name) {
   return {{"DATABASE_URL", g_url}, {"REPLICA_SET", "bench"}, {"PARTITIONS", "64"},
-          {"PROJECTIONS", "noop"}, {"WORKER_NAME", name},     {"LOG_LEVEL", "warn"}};
+          {"PROJECTIONS", "noop"}, {"WORKER_NAME", name},     {"LOG_LEVEL", "warn"},
+          {"HTTP_ADDR", "127.0.0.1:0"}};
 }
 
 std::unique_ptr<ChildProcess> StartWorker(const std::string& name) {

@@ -50,7 +50,8 @@ std::unique_ptr<ChildProcess> StartWorker(const std::string& replica_set, const 
   const std::map<std::string, std::string> env{
       {"DATABASE_URL", g_url},          {"DATABASE_SCHEMA", kSchema},        {"REPLICA_SET", replica_set},
       {"PROJECTIONS", projection},      {"BATCH_SIZE", std::to_string(batch)}, {"PARTITIONS", "64"},
-      {"PERSISTENCE_INTERVAL", "200ms"}, {"WORKER_NAME", name},              {"LOG_LEVEL", "warn"}};
+      {"PERSISTENCE_INTERVAL", "200ms"}, {"WORKER_NAME", name},              {"LOG_LEVEL", "warn"},
+      {"HTTP_ADDR", "127.0.0.1:0"}};
   return std::make_unique<ChildProcess>(std::vector<std::string>{g_projd, "run"}, env,
                                         g_logs + "/" + replica_set + "-" + name + ".log");
 }

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include <pthread.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include "cmd/cli.h"
 #include "orchestrator/backoff.h"
 #include "orchestrator/errors.h"
+#include "orchestrator/http/http_server.h"
+#include "orchestrator/http/worker_endpoints.h"
 #include "orchestrator/pg/event_notifier.h"
 #include "orchestrator/pg/pg_checkpoint_store.h"
 #include "orchestrator/pg/pg_coordination_store.h"
@@ -106,12 +109,38 @@ int RunWorker(const Invocation& invocation) {
   static const SystemClock clock;
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
   std::unique_ptr<Worker> worker;
+  std::mutex worker_mu;  // the HTTP thread reads `worker` while start-up assigns it
+  // Declared after the worker: stopped and destroyed first. Up before the database is, so
+  // /healthz answers and /readyz says why not ready during a slow start.
+  std::unique_ptr<http::HttpServer> server;
+  if (c.http_addr != "off") {
+    http::WorkerEndpoints endpoints;
+    endpoints.status = [&]() {
+      std::lock_guard lock(worker_mu);
+      if (worker) return worker->Status();
+      WorkerStatus starting;
+      starting.worker_id = info.worker_id;
+      starting.worker_name = info.worker_name;
+      starting.replica_set = c.replica_set;
+      starting.coordination.last_error = "starting: waiting for the database";
+      return starting;
+    };
+    endpoints.reset_circuit_breaker = [&]() {
+      std::lock_guard lock(worker_mu);
+      if (worker) worker->ResetCircuitBreaker();
+    };
+    server = std::make_unique<http::HttpServer>(c.http_addr, http::MakeWorkerHandler(std::move(endpoints)),
+                                                logger.Child("http"));
+    server->Start();
+    logger.Info("http listening", {{"addr", c.http_addr}, {"port", std::to_string(server->port())}});
+  }
   while (!worker) {
     try {
       for (auto& p : projections) SetUpProjection(*p, Db(c, "setup"));
       std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
-      worker = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock,
-                                        logger);
+      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock, logger);
+      std::lock_guard lock(worker_mu);
+      worker = std::move(built);
     } catch (const TransientError& e) {
       const auto wait = backoff.Next();
       logger.Warn("database unavailable at start-up; retrying",
@@ -125,6 +154,7 @@ int RunWorker(const Invocation& invocation) {
   logger.Info("stop signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                      {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
   worker->Shutdown();
+  if (server) server->Stop();
   return kExitOk;
 }
 

@@ -130,8 +130,12 @@ const std::vector<Setting>& Settings() {
       DurationSetting("CIRCUIT_BREAKER_TIMEOUT", &Config::circuit_breaker_timeout),
       {"HTTP_ADDR",
        [](const std::string& text, Config& c) -> std::string {
+         if (text == "off") {  // no HTTP endpoints
+           c.http_addr = text;
+           return "";
+         }
          const auto colon = text.rfind(':');
-         if (colon == std::string::npos) return "must be host:port (e.g. 0.0.0.0:9090)";
+         if (colon == std::string::npos) return "must be host:port (e.g. 0.0.0.0:9090) or off";
          int port = -1;
          const auto p = text.substr(colon + 1);
          const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);

@@ -38,6 +38,7 @@ struct HeartbeatResult {
   // Age of the most recent registration (joins are debounced by a grace window).
   std::chrono::milliseconds youngest_member_age{0};
   std::vector<std::string> evicted;  // stale peers this heartbeat deleted
+  int live_members = 0;              // live members after the eviction (this worker included)
 };
 
 struct AssignmentView {

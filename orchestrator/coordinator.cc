@@ -60,6 +60,8 @@ CoordinatorStatus Coordinator::Status() const {
   std::lock_guard lock(mu_);
   CoordinatorStatus s = status_;
   s.owned = Vec(owned_);
+  s.round_durations = round_durations_.Snapshot();
+  s.heartbeat_latencies = heartbeat_latencies_.Snapshot();
   return s;
 }
 
@@ -67,8 +69,10 @@ void Coordinator::Loop() {
   while (!stop_) {
     const auto seen = wake_.version();
     milliseconds wait{0};
+    const auto started = clock_.Now();
     try {
       wait = Tick();
+      round_durations_.Observe(clock_.Now() - started);
     } catch (const std::exception& e) {
       // Tick handles database errors itself; anything else is a bug we log and survive.
       logger_.Error("coordination round failed", {{"error", e.what()}});
@@ -113,6 +117,7 @@ milliseconds Coordinator::Tick() {
         std::lock_guard lock(mu_);
         status_.registered = true;
         status_.healthy = true;
+        ++status_.counters.registrations;
       }
       logger_.Info("registered", {{"replica_set", rs}, {"worker_id", id}, {"worker_name", options_.worker.worker_name}});
     } catch (const std::exception& e) {
@@ -155,6 +160,8 @@ milliseconds Coordinator::Tick() {
       status_.healthy = true;
       status_.last_error.clear();
       status_.heartbeat_latency = std::chrono::duration_cast<milliseconds>(clock_.Now() - attempt);
+      heartbeat_latencies_.Observe(clock_.Now() - attempt);
+      status_.live_members = hb.live_members;
       resumed = status_.self_fenced;
       status_.self_fenced = false;
     }
@@ -265,6 +272,7 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     store_.Acknowledge(rs, id, view.generation);
     std::lock_guard lock(mu_);
     status_.acked_generation = view.generation;
+    ++status_.counters.reconfigurations;
   }
   known_generation_ = view.generation;
   {

@@ -31,6 +31,7 @@
 #include "orchestrator/checkpoint_store.h"
 #include "orchestrator/clock.h"
 #include "orchestrator/coordination_store.h"
+#include "orchestrator/latency_histogram.h"
 #include "orchestrator/logging.h"
 #include "orchestrator/membership_rules.h"
 #include "orchestrator/partition_owner.h"
@@ -57,6 +58,8 @@ struct CoordinatorCounters {
   std::int64_t evicted = 0;                 // times this worker found its row gone
   std::int64_t partitions_taken = 0;
   std::int64_t partitions_released = 0;
+  std::int64_t registrations = 0;     // joins of this worker (the first, and every rejoin)
+  std::int64_t reconfigurations = 0;  // generation changes this worker applied (acknowledged)
 };
 
 struct CoordinatorStatus {
@@ -69,6 +72,9 @@ struct CoordinatorStatus {
   std::vector<int> owned;
   std::vector<int> waiting;     // assigned to this worker, waiting for the handover
   std::chrono::milliseconds heartbeat_latency{0};
+  int live_members = 0;  // live members of the replica set, as of the last heartbeat
+  HistogramSnapshot round_durations;      // one coordination round (heartbeat and its follow-up)
+  HistogramSnapshot heartbeat_latencies;  // the heartbeat statement
   std::string last_error;
   CoordinatorCounters counters;
 };
@@ -130,6 +136,8 @@ class Coordinator {
   std::set<int> owned_;
   std::set<int> fenced_;
   CoordinatorStatus status_;
+  LatencyHistogram round_durations_;
+  LatencyHistogram heartbeat_latencies_;
 };
 
 }  // namespace projd

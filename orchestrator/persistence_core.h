@@ -193,6 +193,7 @@ class PersistenceCore {
   std::multimap<CheckpointKey, std::shared_ptr<DurabilityTicket>> tickets_;
   CircuitBreaker breaker_;
   PersistenceStats stats_;
+  std::map<std::string, LatencyHistogram> durations_;  // keys fixed at construction
   double total_response_ms_ = 0;
   bool size_trigger_ = false;
   bool stopping_ = false;

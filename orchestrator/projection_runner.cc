@@ -37,6 +37,7 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
       options_(std::move(options)),
       on_fenced_(std::move(on_fenced)) {
   status_.projection = name_;
+  last_caught_up_ = clock_.Now();
 }
 
 ProjectionRunner::~ProjectionRunner() { Stop(); }
@@ -107,6 +108,10 @@ RunnerStatus ProjectionRunner::Status() const {
   for (const auto& [p, sp] : stopped_) s.stopped.push_back(sp);
   if (!stopped_.empty() && s.state != RunnerState::kFailing) s.state = RunnerState::kStopped;
   // Work to do (the runner is not at the mark) but nothing committed for stall_after.
+  const bool at_mark = s.state == RunnerState::kCaughtUp || s.state == RunnerState::kHeld || owned_.empty();
+  s.lag_time = at_mark ? std::chrono::milliseconds(0)
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - last_caught_up_);
+  s.batch_durations = batch_durations_.Snapshot();
   if ((s.state == RunnerState::kRunning || s.state == RunnerState::kFailing) && !owned_.empty() &&
       clock_.Now() - last_progress_ >= options_.stall_after) {
     s.state = RunnerState::kStalled;
@@ -127,6 +132,7 @@ void ProjectionRunner::SetState(RunnerState s) {
 void ProjectionRunner::SetCaughtUp() {
   std::lock_guard lock(mu_);
   last_progress_ = clock_.Now();
+  last_caught_up_ = last_progress_;
   if (status_.state != RunnerState::kFailing) {
     status_.state = mark_.held.load() ? RunnerState::kHeld : RunnerState::kCaughtUp;
   }
@@ -209,6 +215,7 @@ void ProjectionRunner::Loop() {
     request.limit = isolating ? 1 : options_.batch_size;
     request.scope = sink_.Scope();
 
+    const auto batch_started = clock_.Now();
     ReadResult result;
     try {
       result = reader_->ReadBatch(request);
@@ -272,6 +279,7 @@ void ProjectionRunner::Loop() {
     backoff.Reset();
     handler_backoff.Reset();
     handler_attempts_ = 0;
+    batch_durations_.Observe(clock_.Now() - batch_started);
     std::lock_guard lock(mu_);
     for (const auto& cp : checkpoints) {
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {

@@ -33,6 +33,7 @@
 #include "orchestrator/clock.h"
 #include "orchestrator/dead_letter_store.h"
 #include "orchestrator/event_reader.h"
+#include "orchestrator/latency_histogram.h"
 #include "orchestrator/logging.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/published_mark.h"
@@ -72,6 +73,9 @@ struct RunnerStatus {
   std::int64_t errors = 0;
   std::int64_t fenced = 0;
   std::int64_t replayed = 0;  // events handed over with replaying = true (after a rebuild)
+  // How long the runner has not been at the mark (0 while caught up, held or idle).
+  std::chrono::milliseconds lag_time{0};
+  HistogramSnapshot batch_durations;  // read + handle + commit of each delivered batch
   std::string last_error;
 };
 
@@ -141,6 +145,8 @@ class ProjectionRunner {
   bool stop_ = false;
   RunnerStatus status_;
   Clock::Monotonic::time_point last_progress_{};
+  Clock::Monotonic::time_point last_caught_up_{};
+  LatencyHistogram batch_durations_;
   std::map<int, StoppedPartition> stopped_;
 
   // Runner-thread state.

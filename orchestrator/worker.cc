@@ -82,6 +82,7 @@ WorkerStatus Worker::Status() const {
   s.persistence = core_->GetStats();
   s.high_water_mark = mark_.value.load();
   s.high_water_mark_errors = mark_errors_.load();
+  s.stopping = shut_down_.load();
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;

@@ -30,6 +30,7 @@
 #include "orchestrator/partition_owner.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/position_source.h"
+#include "orchestrator/worker_status.h"
 #include "orchestrator/projection_runner.h"
 #include "orchestrator/published_mark.h"
 
@@ -50,18 +51,6 @@ struct WorkerParts {
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
 };
 
-struct WorkerStatus {
-  std::string worker_id;
-  std::string worker_name;
-  std::string replica_set;
-  CoordinatorStatus coordination;
-  std::vector<RunnerStatus> runners;
-  PersistenceStats persistence;
-  std::int64_t high_water_mark = 0;
-  std::int64_t high_water_mark_errors = 0;
-  HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom)
-};
-
 class Worker final : public PartitionOwner {
  public:
   Worker(WorkerParts parts, const Config& config, WorkerInfo info, const Clock& clock, Logger logger);
@@ -74,6 +63,8 @@ class Worker final : public PartitionOwner {
   bool Shutdown();
 
   WorkerStatus Status() const;
+  // Operator action (POST /persistence/circuit-breaker/reset): closes the core's breaker.
+  void ResetCircuitBreaker() { core_->ResetCircuitBreaker(); }
 
   // PartitionOwner (driven by the coordinator).
   std::vector<std::string> Projections() const override;
@@ -103,7 +94,7 @@ class Worker final : public PartitionOwner {
   HighWaterMarkStatus mark_status_;
   std::thread mark_thread_;
   std::thread listen_thread_;
-  bool shut_down_ = false;
+  std::atomic<bool> shut_down_{false};
 };
 
 }  // namespace projd

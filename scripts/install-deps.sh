@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libpqxx-dev libpq-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   prometheus-cpp-dev catch2 postgresql-15 postgresql-client-15
+  prometheus  # promtool: the test suite checks /metrics with `promtool check metrics`
 )
 # Extra tools the test suite uses (promtool, kubectl rendering, schema checks) are
 # appended by later features through PROJD_EXTRA_PACKAGES.

@@ -46,7 +46,8 @@ constexpr const char* kHeartbeatSql =
     "   OR coalesce((SELECT max(n) - min(n) FROM owners WHERE worker_id IN (SELECT worker_id FROM live)) > 1,"
     "               false)),"
     "  coalesce((SELECT (extract(epoch FROM now() - max(registered_at)) * 1000)::bigint FROM live), 0),"
-    "  coalesce((SELECT string_agg(worker_id, ',') FROM stale), '')"
+    "  coalesce((SELECT string_agg(worker_id, ',') FROM stale), ''),"
+    "  (SELECT count(*) FROM live)"
     " FROM projd_replica_sets s WHERE s.name = $1";
 constexpr const char* kMembersSql =
     "SELECT worker_id, worker_name, (extract(epoch FROM now() - last_heartbeat) * 1000)::bigint,"
@@ -160,6 +161,7 @@ HeartbeatResult PgCoordinationStore::Heartbeat(const std::string& replica_set, c
     out.partitions = r[0][2].as<int>();
     out.membership_changed = r[0][3].as<bool>();
     out.youngest_member_age = std::chrono::milliseconds(r[0][4].as<std::int64_t>());
+    out.live_members = r[0][6].as<int>();
     const auto evicted = r[0][5].as<std::string>();
     for (std::size_t start = 0; start < evicted.size();) {
       const auto comma = evicted.find(',', start);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/http_client.h"
 #include "tests/support/worker_fleet.h"
 
 using namespace std::chrono_literals;
@@ -74,6 +75,13 @@ TEST_CASE("a poison event: skip dead-letters it and parks its aggregate, stop ha
         poison);
   CHECK_THAT(fleet.Worker("w1").Log(), Catch::Contains("projection stopped on a partition"));
   CHECK(fleet.Worker("w1").running());
+  // Readiness says so, with the partition; metrics count it.
+  const int port = fleet.HttpPort("w1");
+  const auto ready = projd::testing::HttpCall(port, "GET", "/readyz");
+  CHECK(ready.status == 503);
+  CHECK_THAT(ready.body, Catch::Contains("projection poison_stop stopped on partition"));
+  CHECK_THAT(projd::testing::HttpCall(port, "GET", "/metrics").body,
+             Catch::Contains("projd_stopped_partitions{projection=\"poison_stop\"} 1"));
 
   // The fix is deployed (here: a flag row); replaying the aggregate applies its dead letters in order.
   const auto refused = fleet.Projd({"dead-letters", "replay", "--projection", "poison_skip", "--aggregate", "bad-1"});

@@ -75,6 +75,7 @@ HeartbeatResult FakeCoordinationStore::Heartbeat(const std::string&, const std::
   r.evicted = Evict(worker_id, stale_timeout);
   r.generation = generation_;
   r.partitions = partitions_;
+  r.live_members = static_cast<int>(rows_.size());
   std::map<std::string, int> owned;
   bool orphan = false;
   for (const auto& id : owner_ids_) {

@@ -1,6 +1,7 @@
 #include "tests/support/worker_fleet.h"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 
 #include <catch2/catch.hpp>
@@ -24,7 +25,8 @@ WorkerFleet::WorkerFleet(std::map<std::string, std::string> settings, std::strin
           {"SHUTDOWN_TIMEOUT", "5s"},
           {"BATCH_SIZE", "50"},
           {"PROJECTIONS", "stream_stats,noop"},
-          {"LOG_LEVEL", "info"}};
+          {"LOG_LEVEL", "info"},
+          {"HTTP_ADDR", "127.0.0.1:0"}};  // a free port each; HttpPort() reads it from the log
   for (const auto& [k, v] : settings) env_[k] = v;
   log_dir_ = (std::filesystem::temp_directory_path() / ("projd-fleet-" + db_.schema())).string();
   std::filesystem::create_directories(log_dir_);
@@ -51,6 +53,22 @@ ChildProcess& WorkerFleet::Start(const std::string& name, const std::map<std::st
   auto& ref = *child;
   workers_[name] = std::move(child);
   return ref;
+}
+
+int WorkerFleet::HttpPort(const std::string& name) {
+  int port = 0;
+  WaitFor(
+      [&] {
+        const auto log = Worker(name).Log();
+        const auto line = log.find("http listening");
+        if (line == std::string::npos) return false;
+        const auto at = log.find("port=", line);
+        if (at == std::string::npos) return false;
+        port = std::atoi(log.c_str() + at + 5);
+        return port > 0;
+      },
+      std::chrono::seconds(10));
+  return port;
 }
 
 ProcessResult WorkerFleet::Projd(const std::vector<std::string>& args) {

@@ -27,6 +27,9 @@ class WorkerFleet {
   // Starts a worker named `name` (WORKER_NAME); a second start of a stopped name restarts it.
   ChildProcess& Start(const std::string& name, const std::map<std::string, std::string>& extra = {});
   ChildProcess& Worker(const std::string& name) { return *workers_.at(name); }
+  // The HTTP port worker `name` listens on (HTTP_ADDR 127.0.0.1:0; read from its log,
+  // waiting up to 10 s for the "http listening" line). 0 when it never appeared.
+  int HttpPort(const std::string& name);
 
   // Runs a projd subcommand against the fleet's schema and returns its result.
   ProcessResult Projd(const std::vector<std::string>& args);

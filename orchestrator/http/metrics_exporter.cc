@@ -1,0 +1,193 @@
+#include "orchestrator/http/metrics_exporter.h"
+
+#include <algorithm>
+#include <limits>
+#include <sstream>
+#include <vector>
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include "orchestrator/version.h"
+
+namespace projd::http {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+class Families {
+ public:
+  void Counter(const std::string& name, const std::string& help, double value, Labels labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    Add(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+  void Gauge(const std::string& name, const std::string& help, double value, Labels labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    Add(name, help, MetricType::Gauge).metric.push_back(std::move(m));
+  }
+  void Histogram(const std::string& name, const std::string& help, const HistogramSnapshot& h, Labels labels = {}) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.histogram.sample_count = h.count;
+    m.histogram.sample_sum = h.sum;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      m.histogram.bucket.push_back({cumulative, HistogramSnapshot::kBounds[i]});
+    }
+    m.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
+    Add(name, help, MetricType::Histogram).metric.push_back(std::move(m));
+  }
+  // A family with no sample yet still gets its HELP/TYPE lines.
+  void Declare(const std::string& name, const std::string& help, MetricType type) { Add(name, help, type); }
+
+  std::string Text() const {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families_);
+    return out.str();
+  }
+
+ private:
+  MetricFamily& Add(const std::string& name, const std::string& help, MetricType type) {
+    const auto full = "projd_" + name;
+    for (auto& f : families_) {
+      if (f.name == full) return f;
+    }
+    families_.push_back(MetricFamily{full, help, type, {}});
+    return families_.back();
+  }
+  std::vector<MetricFamily> families_;
+};
+
+std::string WorkerState(const WorkerStatus& s) {
+  if (s.stopping) return "stopping";
+  if (!s.coordination.registered) return "joining";
+  if (s.coordination.self_fenced) return "self_fenced";
+  if (!s.coordination.waiting.empty()) return "waiting";
+  return "active";
+}
+
+}  // namespace
+
+std::string RenderMetrics(const WorkerStatus& s) {
+  Families f;
+  const auto& c = s.coordination;
+  const auto& k = c.counters;
+  f.Gauge("build_info", "Build identity (always 1).", 1, {{"version", kVersion}, {"revision", kRevision}});
+
+  // Coordination (the families the pupsourcing docs promise).
+  f.Counter("generations_total", "Generations (assignments) formed by this worker.", k.generations_formed);
+  f.Counter("workers_registered_total", "Registrations of this worker in its replica set (first join and rejoins).",
+            k.registrations);
+  f.Counter("partition_assignments_total", "Partitions this worker took over (stamped) from a new generation.",
+            k.partitions_taken);
+  f.Counter("partition_releases_total", "Partitions this worker released to a new owner.", k.partitions_released);
+  f.Counter("reconfiguration_total", "Generation changes this worker applied and acknowledged.", k.reconfigurations);
+  f.Counter("stale_workers_cleaned_total", "Stale peers this worker evicted.", k.stale_workers_cleaned);
+  f.Counter("coordination_timeouts_total", "Members this worker evicted for not acknowledging within COORDINATION_TIMEOUT.",
+            k.coordination_timeouts);
+  f.Counter("heartbeats_total", "Successful heartbeats.", k.heartbeats);
+  f.Counter("heartbeat_failures_total", "Failed heartbeats and registrations (database unavailable).",
+            k.heartbeat_failures);
+  f.Counter("self_fenced_total", "Times this worker stopped processing because its heartbeats failed too long.",
+            k.self_fenced);
+  f.Counter("evicted_total", "Times this worker found its own row evicted and rejoined.", k.evicted);
+  f.Gauge("active_workers", "Live members of the replica set, as of this worker's last heartbeat.", c.live_members);
+  f.Gauge("partitions_owned", "Partitions this worker processes now.", static_cast<double>(c.owned.size()));
+  f.Gauge("partitions_waiting", "Partitions assigned to this worker that wait for their handover.",
+          static_cast<double>(c.waiting.size()));
+  f.Gauge("generation", "The replica set's generation as last seen by this worker.", static_cast<double>(c.generation));
+  const auto state = WorkerState(s);
+  for (const auto* st : {"joining", "waiting", "active", "self_fenced", "stopping"}) {
+    f.Gauge("worker_state", "1 for this worker's current state.", state == st ? 1 : 0, {{"state", st}});
+  }
+  f.Histogram("coordination_duration_seconds", "Duration of one coordination round (heartbeat and its follow-up).",
+              c.round_durations);
+  f.Histogram("heartbeat_latency_seconds", "Duration of the heartbeat statement.", c.heartbeat_latencies);
+
+  // Projections.
+  f.Declare("events_processed_total", "Events delivered to a projection and committed.", MetricType::Counter);
+  for (const auto& r : s.runners) {
+    const Labels p{{"projection", r.projection}};
+    f.Counter("events_processed_total", "Events delivered to a projection and committed.",
+              static_cast<double>(r.events_processed), p);
+    f.Counter("batches_total", "Batches committed per projection.", static_cast<double>(r.batches), p);
+    f.Counter("projection_errors_total", "Failed batches per projection (handler or database), before retry.",
+              static_cast<double>(r.errors), p);
+    f.Counter("fenced_writes_total", "Checkpoint writes rejected because a newer generation owns the partition.",
+              static_cast<double>(r.fenced), p);
+    f.Counter("dead_letters_total", "Events set aside by the skip policy (poison and parked).",
+              static_cast<double>(r.dead_letters), p);
+    f.Counter("replayed_events_total", "Events handed to a projection as a replay after a rebuild.",
+              static_cast<double>(r.replayed), p);
+    f.Gauge("parked_aggregates", "Aggregates parked behind a dead letter.", r.parked_aggregates, p);
+    f.Gauge("stopped_partitions", "Partitions this projection stopped on by its error policy.",
+            static_cast<double>(r.stopped.size()), p);
+    const auto lag = r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position);
+    f.Gauge("projection_lag_events", "High-water mark minus the lowest owned checkpoint of the projection.",
+            static_cast<double>(lag), p);
+    f.Gauge("projection_lag_seconds", "How long the projection has not been at the high-water mark (0 when it is).",
+            std::chrono::duration<double>(r.lag_time).count(), p);
+    f.Gauge("projection_position", "Lowest owned position of the projection.", static_cast<double>(r.min_position), p);
+    for (const auto* st : {"idle", "running", "caught_up", "held", "failing", "stalled", "stopped"}) {
+      f.Gauge("projection_state", "1 for the projection runner's current state.", ToString(r.state) == st ? 1 : 0,
+              {{"projection", r.projection}, {"state", st}});
+    }
+    f.Histogram("event_processing_duration_seconds", "Duration of one batch: read, handle and commit.",
+                r.batch_durations, p);
+  }
+
+  // High-water mark.
+  f.Gauge("high_water_mark", "The gap-safe high-water mark (global position).", static_cast<double>(s.high_water_mark));
+  f.Gauge("high_water_mark_lag_seconds", "Age of the oldest open gap the high-water mark waits on (0 when none).",
+          std::chrono::duration<double>(s.mark.oldest_gap_age).count());
+  f.Gauge("open_gaps", "Positions above the mark not yet visible (in-flight or rolled back).",
+          static_cast<double>(s.mark.open_gaps));
+  f.Gauge("high_water_mark_held", "1 while the mark waits on a live transaction.", s.mark.held ? 1 : 0);
+  f.Counter("high_water_mark_errors_total", "Failed high-water-mark observations (each retried).",
+            static_cast<double>(s.high_water_mark_errors));
+
+  // Persistence core.
+  const auto& ps = s.persistence;
+  f.Gauge("persistence_pending", "Checkpoint keys waiting to be written.", static_cast<double>(ps.pending_count));
+  f.Gauge("persistence_oldest_pending_age_seconds", "Age of the oldest pending checkpoint.",
+          static_cast<double>(ps.oldest_pending_age) / 1000.0);
+  f.Counter("persistence_requests_total", "Persistence transactions by result.", static_cast<double>(ps.successful_requests),
+            {{"result", "success"}});
+  f.Counter("persistence_requests_total", "Persistence transactions by result.", static_cast<double>(ps.failed_requests),
+            {{"result", "failure"}});
+  f.Declare("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", MetricType::Counter);
+  for (const auto& [key, n] : ps.flushes) {
+    const auto slash = key.find('/');
+    f.Counter("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", static_cast<double>(n),
+              {{"trigger", key.substr(0, slash)}, {"outcome", slash == std::string::npos ? "" : key.substr(slash + 1)}});
+  }
+  for (const auto& [trigger, h] : ps.durations) {
+    f.Histogram("persistence_flush_duration_seconds", "Persistence transaction duration by trigger (unit: transactional units).",
+                h, {{"trigger", trigger}});
+  }
+  for (const auto& [reason, n] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"full", ps.rejected_full}, {"stale", ps.rejected_stale}, {"circuit_open", ps.rejected_circuit_open}}) {
+    f.Counter("persistence_rejected_total", "Submits refused by the core, by reason.", static_cast<double>(n),
+              {{"reason", reason}});
+  }
+  f.Counter("persistence_coalesced_total", "Submits merged into a pending key.", static_cast<double>(ps.coalesced));
+  f.Counter("persistence_fenced_total", "Keys the database rejected for a newer generation.", static_cast<double>(ps.fenced));
+  f.Counter("persistence_units_committed_total", "Transactional units committed.", static_cast<double>(ps.units_committed));
+  for (const auto* st : {"closed", "open", "half_open"}) {
+    f.Gauge("persistence_circuit_breaker_state", "1 for the breaker's current state.",
+            ps.circuit_breaker_state == st ? 1 : 0, {{"state", st}});
+  }
+  f.Counter("persistence_circuit_breaker_trips_total", "Times the breaker opened.",
+            static_cast<double>(ps.circuit_breaker_trips));
+  return f.Text();
+}
+
+}  // namespace projd::http

@@ -1,0 +1,112 @@
+#include "orchestrator/http/status_json.h"
+
+#include <algorithm>
+
+#include "orchestrator/version.h"
+
+namespace projd::http {
+
+nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
+  return {
+      {"total_requests", s.total_requests},
+      {"successful_requests", s.successful_requests},
+      {"failed_requests", s.failed_requests},
+      {"circuit_breaker_trips", s.circuit_breaker_trips},
+      {"circuit_breaker_state", s.circuit_breaker_state},
+      {"circuit_breaker_failure_count", s.circuit_breaker_failure_count},
+      {"pending_count", s.pending_count},
+      {"average_response_time", s.average_response_time},
+      {"max_response_time", s.max_response_time},
+      {"min_response_time", s.min_response_time},
+      {"last_success_time", s.last_success_time},
+      {"last_failure_time", s.last_failure_time},
+      {"last_persistence_time", s.last_persistence_time},
+      {"uptime", s.uptime},
+      {"coalesced", s.coalesced},
+      {"unchanged", s.unchanged},
+      {"rejected_full", s.rejected_full},
+      {"rejected_stale", s.rejected_stale},
+      {"rejected_circuit_open", s.rejected_circuit_open},
+      {"fenced", s.fenced},
+      {"capacity_warnings", s.capacity_warnings},
+      {"units_committed", s.units_committed},
+      {"units_fenced", s.units_fenced},
+      {"oldest_pending_age", s.oldest_pending_age},
+      {"flushes", s.flushes},
+  };
+}
+
+nlohmann::json StatusJson(const WorkerStatus& s) {
+  const auto& c = s.coordination;
+  nlohmann::json projections = nlohmann::json::array();
+  for (const auto& r : s.runners) {
+    nlohmann::json stopped = nlohmann::json::array();
+    for (const auto& p : r.stopped) stopped.push_back({{"partition", p.partition}, {"position", p.position}, {"error", p.error}});
+    projections.push_back({
+        {"name", r.projection},
+        {"state", ToString(r.state)},
+        {"partitions", r.partitions},
+        {"position", r.min_position},
+        {"lag_events", r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position)},
+        {"lag_seconds", std::chrono::duration<double>(r.lag_time).count()},
+        {"events_processed", r.events_processed},
+        {"batches", r.batches},
+        {"errors", r.errors},
+        {"fenced", r.fenced},
+        {"dead_letters", r.dead_letters},
+        {"parked_aggregates", r.parked_aggregates},
+        {"replayed", r.replayed},
+        {"stopped_partitions", stopped},
+        {"last_error", r.last_error},
+    });
+  }
+  nlohmann::json mark = {
+      {"position", s.high_water_mark},
+      {"open_gaps", s.mark.open_gaps},
+      {"oldest_gap_age_ms", s.mark.oldest_gap_age.count()},
+      {"held", s.mark.held},
+      {"errors", s.high_water_mark_errors},
+  };
+  if (s.mark.held_by) {
+    const auto& h = *s.mark.held_by;
+    mark["held_by"] = {{"pid", h.pid},           {"xid", h.xid},     {"xact_start", h.xact_start},
+                       {"database", h.database}, {"state", h.state}, {"application_name", h.application_name}};
+  }
+  const auto& k = c.counters;
+  return {
+      {"version", kVersion},
+      {"worker", {{"id", s.worker_id}, {"name", s.worker_name}, {"replica_set", s.replica_set}, {"stopping", s.stopping}}},
+      {"coordination",
+       {{"registered", c.registered},
+        {"healthy", c.healthy},
+        {"self_fenced", c.self_fenced},
+        {"generation", c.generation},
+        {"acked_generation", c.acked_generation},
+        {"partition_count", c.partition_count},
+        {"owned_partitions", c.owned},
+        {"waiting_partitions", c.waiting},
+        {"live_members", c.live_members},
+        {"heartbeat_latency_ms", c.heartbeat_latency.count()},
+        {"last_error", c.last_error},
+        {"counters",
+         {{"heartbeats", k.heartbeats},
+          {"heartbeat_failures", k.heartbeat_failures},
+          {"generations_formed", k.generations_formed},
+          {"stale_workers_cleaned", k.stale_workers_cleaned},
+          {"coordination_timeouts", k.coordination_timeouts},
+          {"self_fenced", k.self_fenced},
+          {"evicted", k.evicted},
+          {"partitions_taken", k.partitions_taken},
+          {"partitions_released", k.partitions_released},
+          {"registrations", k.registrations},
+          {"reconfigurations", k.reconfigurations}}}}},
+      {"projections", projections},
+      {"high_water_mark", mark},
+      {"persistence", PersistenceStatsJson(s.persistence)},
+      {"ready", ReadinessJson(CheckReadiness(s))},
+  };
+}
+
+nlohmann::json ReadinessJson(const Readiness& r) { return {{"ready", r.ready}, {"reasons", r.reasons}}; }
+
+}  // namespace projd::http

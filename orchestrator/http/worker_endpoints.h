@@ -1,0 +1,25 @@
+// The operator endpoints of a worker, as an HttpHandler:
+//   GET  /metrics                             Prometheus text (metrics_exporter)
+//   GET  /healthz                             200 while the process and its HTTP loop answer
+//   GET  /readyz                              200, or 503 with {"ready":false,"reasons":[...]}
+//   GET  /status                              the worker as JSON (status_json)
+//   GET  /persistence/stats                   the persistence core's stats as JSON
+//   POST /persistence/circuit-breaker/reset   closes the breaker; returns the stats
+// A known path with another method gets 405 (with Allow), anything else 404.
+#pragma once
+
+#include <functional>
+
+#include "orchestrator/http/http_server.h"
+#include "orchestrator/worker_status.h"
+
+namespace projd::http {
+
+struct WorkerEndpoints {
+  std::function<WorkerStatus()> status;
+  std::function<void()> reset_circuit_breaker;
+};
+
+HttpHandler MakeWorkerHandler(WorkerEndpoints endpoints);
+
+}  // namespace projd::http

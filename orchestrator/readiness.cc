@@ -1,0 +1,27 @@
+#include "orchestrator/readiness.h"
+
+namespace projd {
+
+Readiness CheckReadiness(const WorkerStatus& s) {
+  Readiness r;
+  const auto& c = s.coordination;
+  if (s.stopping) r.reasons.push_back("shutting down");
+  if (!c.registered) r.reasons.push_back("not registered in replica set " + s.replica_set);
+  if (!c.healthy) {
+    r.reasons.push_back("database unreachable" + (c.last_error.empty() ? std::string() : ": " + c.last_error));
+  }
+  if (c.self_fenced) r.reasons.push_back("self-fenced: no successful heartbeat within the threshold");
+  if (!c.waiting.empty()) {
+    r.reasons.push_back("waiting for the handover of " + std::to_string(c.waiting.size()) + " assigned partitions");
+  }
+  for (const auto& runner : s.runners) {
+    for (const auto& p : runner.stopped) {
+      r.reasons.push_back("projection " + runner.projection + " stopped on partition " + std::to_string(p.partition) +
+                          " at position " + std::to_string(p.position) + " by its error policy");
+    }
+  }
+  r.ready = r.reasons.empty();
+  return r;
+}
+
+}  // namespace projd

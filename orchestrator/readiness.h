@@ -1,0 +1,20 @@
+// Readiness (`GET /readyz`): a worker is ready when it is registered, its last heartbeat
+// reached the database, it is not self-fenced or stopping, it has taken every partition
+// assigned to it, and no projection is stopped by its error policy. Pure logic.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "orchestrator/worker_status.h"
+
+namespace projd {
+
+struct Readiness {
+  bool ready = false;
+  std::vector<std::string> reasons;  // why not; empty when ready
+};
+
+Readiness CheckReadiness(const WorkerStatus& status);
+
+}  // namespace projd

@@ -1,0 +1,30 @@
+// WorkerStatus: one consistent-enough snapshot of a worker for /status, /readyz and
+// /metrics: coordination, every runner, the persistence core and the high-water mark.
+// Plain data; copyable.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "orchestrator/coordinator.h"
+#include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/persistence_stats.h"
+#include "orchestrator/projection_runner.h"
+
+namespace projd {
+
+struct WorkerStatus {
+  std::string worker_id;
+  std::string worker_name;
+  std::string replica_set;
+  CoordinatorStatus coordination;
+  std::vector<RunnerStatus> runners;
+  PersistenceStats persistence;
+  std::int64_t high_water_mark = 0;
+  std::int64_t high_water_mark_errors = 0;
+  HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom)
+  bool stopping = false;     // SIGTERM received: draining
+};
+
+}  // namespace projd

@@ -1,0 +1,65 @@
+// The operator endpoints of a real `projd run` worker, over HTTP on 127.0.0.1.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/http_client.h"
+#include "tests/support/worker_fleet.h"
+
+using namespace std::chrono_literals;
+using projd::testing::HttpCall;
+using projd::testing::WaitFor;
+using projd::testing::WorkerFleet;
+
+TEST_CASE("a worker serves health, readiness, status, persistence stats and metrics over HTTP",
+          "[cluster][http]") {
+  WorkerFleet fleet;
+  fleet.Seed(500, 50, "h");
+  fleet.Start("w1");
+  const int port = fleet.HttpPort("w1");
+  REQUIRE(port > 0);
+  CHECK(HttpCall(port, "GET", "/healthz").status == 200);
+  REQUIRE(WaitFor([&] { return fleet.Settled(1) && fleet.CaughtUp("stream_stats"); }, 30s));
+  REQUIRE(WaitFor([&] { return HttpCall(port, "GET", "/readyz").status == 200; }, 10s));
+
+  // /status: the worker, all 16 partitions, the projections caught up.
+  REQUIRE(WaitFor(
+      [&] {
+        const auto j = nlohmann::json::parse(HttpCall(port, "GET", "/status").body);
+        for (const auto& p : j["projections"]) {
+          if (p["name"] == "stream_stats") return p["events_processed"] == 500 && p["lag_events"] == 0;
+        }
+        return false;
+      },
+      10s));
+  const auto status = nlohmann::json::parse(HttpCall(port, "GET", "/status").body);
+  CHECK(status["worker"]["name"] == "w1");
+  CHECK(status["coordination"]["owned_partitions"].size() == 16);
+  CHECK(status["coordination"]["live_members"] == 1);
+  CHECK(status["high_water_mark"]["position"] == 500);
+
+  const auto stats = HttpCall(port, "GET", "/persistence/stats");
+  CHECK(stats.status == 200);
+  CHECK(nlohmann::json::parse(stats.body)["circuit_breaker_state"] == "closed");
+  CHECK(HttpCall(port, "POST", "/persistence/circuit-breaker/reset").status == 200);
+  CHECK(HttpCall(port, "GET", "/persistence/circuit-breaker/reset").status == 405);
+  CHECK(HttpCall(port, "GET", "/no/such/path").status == 404);
+
+  const auto metrics = HttpCall(port, "GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK_THAT(metrics.body, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\"} 500"));
+  CHECK_THAT(metrics.body, Catch::Contains("projd_partitions_owned 16"));
+  CHECK_THAT(metrics.body, Catch::Contains("projd_active_workers 1"));
+  CHECK_THAT(metrics.body, Catch::Contains("projd_worker_state{state=\"active\"} 1"));
+  const auto check = projd::testing::RunProcess({"/usr/bin/promtool", "check", "metrics"}, {}, metrics.body);
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+
+  // A malformed request does not take the worker's endpoint down.
+  CHECK_THAT(projd::testing::RawExchange(port, "BOGUS\r\n\r\n"), Catch::StartsWith("HTTP/1.1 400"));
+  CHECK(HttpCall(port, "GET", "/healthz").status == 200);
+}

@@ -1,0 +1,50 @@
+#include <catch2/catch.hpp>
+
+#include "orchestrator/readiness.h"
+
+using projd::CheckReadiness;
+using projd::WorkerStatus;
+
+namespace {
+WorkerStatus Ready() {
+  WorkerStatus s;
+  s.replica_set = "rs";
+  s.coordination.registered = true;
+  s.coordination.healthy = true;
+  s.coordination.owned = {0, 1};
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a registered, healthy worker that took its partitions is ready", "[readiness]") {
+  const auto r = CheckReadiness(Ready());
+  CHECK(r.ready);
+  CHECK(r.reasons.empty());
+}
+
+TEST_CASE("every reason a worker is not ready is reported at once", "[readiness]") {
+  auto s = Ready();
+  s.coordination.registered = false;
+  s.coordination.healthy = false;
+  s.coordination.last_error = "connection refused";
+  s.coordination.waiting = {3, 4};
+  projd::RunnerStatus runner;
+  runner.projection = "orders";
+  runner.stopped.push_back({7, 1234, "boom"});
+  s.runners.push_back(runner);
+  s.stopping = true;
+  const auto r = CheckReadiness(s);
+  CHECK_FALSE(r.ready);
+  REQUIRE(r.reasons.size() == 5);
+  CHECK(r.reasons[0] == "shutting down");
+  CHECK(r.reasons[1] == "not registered in replica set rs");
+  CHECK(r.reasons[2] == "database unreachable: connection refused");
+  CHECK(r.reasons[3] == "waiting for the handover of 2 assigned partitions");
+  CHECK(r.reasons[4] == "projection orders stopped on partition 7 at position 1234 by its error policy");
+}
+
+TEST_CASE("a self-fenced worker is not ready", "[readiness]") {
+  auto s = Ready();
+  s.coordination.self_fenced = true;
+  CHECK_FALSE(CheckReadiness(s).ready);
+}

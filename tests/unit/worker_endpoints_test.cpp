@@ -1,0 +1,153 @@
+// The worker's HTTP endpoints as a handler over a hand-made WorkerStatus: routing, readiness
+// answers, JSON documents, and Prometheus text that `promtool check metrics` accepts.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/http/metrics_exporter.h"
+#include "orchestrator/http/worker_endpoints.h"
+#include "tests/support/process.h"
+
+using projd::http::HttpRequest;
+using projd::WorkerStatus;
+
+namespace {
+
+WorkerStatus Sample() {
+  WorkerStatus s;
+  s.worker_id = "3f0c6a9e-0000-4000-8000-000000000001";
+  s.worker_name = "w1";
+  s.replica_set = "rs";
+  s.coordination.registered = true;
+  s.coordination.healthy = true;
+  s.coordination.generation = 4;
+  s.coordination.owned = {0, 1, 2};
+  s.coordination.live_members = 3;
+  s.coordination.counters.generations_formed = 2;
+  s.coordination.counters.partitions_taken = 3;
+  s.high_water_mark = 1000;
+  projd::RunnerStatus r;
+  r.projection = "stream_stats";
+  r.state = projd::RunnerState::kRunning;
+  r.partitions = 3;
+  r.min_position = 900;
+  r.events_processed = 900;
+  s.runners.push_back(r);
+  s.persistence.flushes["interval/success"] = 5;
+  s.persistence.durations["interval"] = {};
+  return s;
+}
+
+std::string FindOnPath(const std::string& name) {
+  std::stringstream path(std::getenv("PATH") ? std::getenv("PATH") : "");
+  for (std::string dir; std::getline(path, dir, ':');) {
+    const auto candidate = std::filesystem::path(dir) / name;
+    if (std::filesystem::exists(candidate)) return candidate.string();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("routes: 404 for unknown paths, 405 for a wrong method", "[http][endpoints]") {
+  auto status = Sample();
+  bool reset = false;
+  const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [&] { reset = true; }});
+  CHECK(handle({"GET", "/nope", ""}).status == 404);
+  CHECK(handle({"POST", "/metrics", ""}).status == 405);
+  CHECK(handle({"GET", "/persistence/circuit-breaker/reset", ""}).status == 405);
+  CHECK_FALSE(reset);
+  CHECK(handle({"POST", "/persistence/circuit-breaker/reset", ""}).status == 200);
+  CHECK(reset);
+  CHECK(handle({"GET", "/healthz", ""}).status == 200);
+  CHECK(handle({"GET", "/status?pretty", ""}).status == 200);
+}
+
+TEST_CASE("/readyz is 200 when ready and 503 with the reasons when not", "[http][endpoints]") {
+  auto status = Sample();
+  const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [] {}});
+  CHECK(handle({"GET", "/readyz", ""}).status == 200);
+  status.runners[0].stopped.push_back({2, 950, "poison"});
+  const auto r = handle({"GET", "/readyz", ""});
+  CHECK(r.status == 503);
+  const auto body = nlohmann::json::parse(r.body);
+  CHECK(body["ready"] == false);
+  CHECK(body["reasons"][0] == "projection stream_stats stopped on partition 2 at position 950 by its error policy");
+}
+
+TEST_CASE("/status carries the worker, partitions, per-projection lag and persistence stats", "[http][endpoints]") {
+  const auto status = Sample();
+  const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [] {}});
+  const auto j = nlohmann::json::parse(handle({"GET", "/status", ""}).body);
+  CHECK(j["worker"]["name"] == "w1");
+  CHECK(j["coordination"]["owned_partitions"].size() == 3);
+  CHECK(j["projections"][0]["lag_events"] == 100);
+  CHECK(j["projections"][0]["state"] == "running");
+  CHECK(j["persistence"]["circuit_breaker_state"] == "closed");
+  const auto stats = nlohmann::json::parse(handle({"GET", "/persistence/stats", ""}).body);
+  for (const auto* field : {"total_requests", "successful_requests", "failed_requests", "circuit_breaker_trips",
+                            "circuit_breaker_state", "pending_count", "average_response_time",
+                            "last_success_time", "uptime"}) {
+    CHECK(stats.contains(field));
+  }
+}
+
+TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http][endpoints][metrics]") {
+  const auto text = projd::http::RenderMetrics(Sample());
+  for (const auto* family :
+       {"projd_generations_total", "projd_workers_registered_total", "projd_partition_assignments_total",
+        "projd_reconfiguration_total", "projd_stale_workers_cleaned_total", "projd_events_processed_total",
+        "projd_projection_errors_total", "projd_active_workers", "projd_partitions_owned", "projd_worker_state",
+        "projd_coordination_duration_seconds", "projd_event_processing_duration_seconds",
+        "projd_heartbeat_latency_seconds", "projd_projection_lag_events", "projd_projection_lag_seconds",
+        "projd_high_water_mark_lag_seconds", "projd_open_gaps", "projd_fenced_writes_total", "projd_dead_letters_total",
+        "projd_persistence_pending", "projd_persistence_oldest_pending_age_seconds",
+        "projd_persistence_flush_duration_seconds", "projd_persistence_flushes_total",
+        "projd_persistence_circuit_breaker_state", "projd_persistence_circuit_breaker_trips_total", "projd_build_info"}) {
+    INFO(family);
+    CHECK_THAT(text, Catch::Contains(std::string("# TYPE ") + family + " "));
+  }
+  CHECK_THAT(text, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\"} 900"));
+  CHECK_THAT(text, Catch::Contains("projd_worker_state{state=\"active\"} 1"));
+  CHECK_THAT(text, Catch::Contains("projd_projection_lag_events{projection=\"stream_stats\"} 100"));
+  // No worker id in any label.
+  CHECK_THAT(text, !Catch::Contains("3f0c6a9e"));
+  const auto promtool = FindOnPath("promtool");
+  REQUIRE_FALSE(promtool.empty());  // Debian package `prometheus` (installed by make test)
+  const auto check = projd::testing::RunProcess({promtool, "check", "metrics"}, {}, text);
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+}
+
+TEST_CASE("the Grafana dashboard queries only series that /metrics emits", "[http][metrics][dashboard]") {
+  std::ifstream in(std::string(PROJD_SOURCE_DIR) + "/docs/grafana-dashboard.json");
+  REQUIRE(in.good());
+  const auto dashboard = nlohmann::json::parse(in);
+  auto status = Sample();
+  const auto text = projd::http::RenderMetrics(status);
+  int queried = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) {
+      const std::string expr = target["expr"];
+      for (std::size_t at = expr.find("projd_"); at != std::string::npos; at = expr.find("projd_", at + 1)) {
+        auto end = expr.find_first_not_of("abcdefghijklmnopqrstuvwxyz_", at);
+        auto name = expr.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+          if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+              text.find("# TYPE " + name.substr(0, name.size() - suffix.size()) + " histogram") != std::string::npos) {
+            name.resize(name.size() - suffix.size());
+          }
+        }
+        INFO(name);
+        CHECK_THAT(text, Catch::Contains("# TYPE " + name + " "));
+        ++queried;
+      }
+    }
+  }
+  CHECK(queried > 20);
+}

@@ -95,7 +95,7 @@ TEST_CASE("projd seed loads the requested events and reports a rate", "[pg][cli]
   CHECK(db.Scalar<int>("SELECT count(DISTINCT aggregate_id) FROM events") == 50);
 }
 
-TEST_CASE("projd demo runs against DATABASE_URL", "[pg][cli][demo]") {
+TEST_CASE("projd demo runs three workers with a handover against DATABASE_URL", "[pg][cli][demo]") {
   PgTestSchema db(/*migrate=*/false);
   const auto r = RunProcess({PROJD_BINARY, "demo", "--events", "2000", "--aggregates", "100"},
                             {{"DATABASE_URL", db.url()}, {"DATABASE_SCHEMA", db.schema()}});
@@ -103,6 +103,11 @@ TEST_CASE("projd demo runs against DATABASE_URL", "[pg][cli][demo]") {
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("holds 2000 events in 100 aggregates"));
   CHECK(db.Scalar<int>("SELECT count(*) FROM events") == 2000);
+  // Three workers caught up, one stopped with SIGTERM and one joined; checked exactly once.
+  CHECK_THAT(r.out, Catch::Contains("started 3 workers of replica set demo"));
+  CHECK_THAT(r.out, Catch::Contains("demo-2 stopped with SIGTERM (exit 0), demo-4 joined"));
+  CHECK_THAT(r.out, Catch::Contains("exactly once: stream_stats matches the events of every aggregate"));
+  CHECK(db.Scalar<int>("SELECT count(*) FROM projd_workers WHERE replica_set = 'demo'") == 0);
 }
 
 TEST_CASE("projd demo without DATABASE_URL starts and removes a private PostgreSQL", "[pg][cli][demo]") {

@@ -27,6 +27,8 @@ TEST_CASE("bad configuration exits 2 naming the variable and the value", "[pg][c
       {"DATABASE_SCHEMA", "x y", "DATABASE_SCHEMA=x y"},
       {"MAX_PENDING", "0", "MAX_PENDING=0: must be positive"},
       {"REPLICA_SET", "", "REPLICA_SET=: must not be empty"},
+      {"HTTP_ADDR", "nowhere", "HTTP_ADDR=nowhere"},
+      {"PARTITIONS", "8192", "PARTITIONS=8192"},
   };
   for (const auto& c : cases) {
     for (const std::vector<std::string>& argv : {std::vector<std::string>{PROJD_BINARY, "run", "--print-config"},
@@ -37,6 +39,15 @@ TEST_CASE("bad configuration exits 2 naming the variable and the value", "[pg][c
       CHECK_THAT(r.err, Catch::Contains(c.expected));
     }
   }
+}
+
+TEST_CASE("every configuration problem is reported at once", "[pg][cli][config]") {
+  const auto r = RunProcess({PROJD_BINARY, "run", "--print-config"},
+                            {{"BATCH_SIZE", "0"}, {"LOG_LEVEL", "loud"}, {"HTTP_ADDR", "x"},
+                             {"DATABASE_URL", "postgresql://127.0.0.1:1/x"}});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("BATCH_SIZE=0") && Catch::Contains("LOG_LEVEL=loud") && Catch::Contains("HTTP_ADDR=x"));
 }
 
 TEST_CASE("a flag overrides the environment in --print-config", "[pg][cli][config]") {

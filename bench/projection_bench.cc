@@ -8,7 +8,6 @@
 // Catch-up time runs from the first checkpoint row stamped (the worker has joined) to every
 // one of the 64 checkpoints at the last position; the async `noop` checkpoints become durable
 // every PERSISTENCE_INTERVAL (200 ms here), which the figure includes. Prints figures only.
-#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,9 +25,8 @@
 #include <pqxx/pqxx>
 
 #include "bench/raw_scan.h"
-#include "orchestrator/pg/migrator.h"
+#include "bench/seeded_stream.h"
 #include "orchestrator/pg/pg_event_store.h"
-#include "orchestrator/pg/seeder.h"
 #include "orchestrator/pg/sql_array.h"
 #include "tests/support/process.h"
 
@@ -251,27 +249,11 @@ int main(int argc, char** argv) {
   g_url = url;
   char dir[] = "/tmp/projd-projection-bench-XXXXXX";
   g_logs = mkdtemp(dir);
-  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);  // as in the reader benchmark
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+  projd::bench::TuneMalloc();  // as in the reader benchmark
 
   const projd::pg::ConnectionOptions db{g_url, kSchema, "projd-bench"};
-  projd::pg::Migrator(db).Migrate();
+  const std::int64_t last = projd::bench::PrepareSeededStream(db, events);
   auto conn = projd::pg::Connect(db);
-  std::int64_t last = 0;
-  {
-    pqxx::work tx(*conn);
-    const auto have = tx.exec1("SELECT count(*) FROM events")[0].as<std::int64_t>();
-    tx.commit();
-    if (have < events) {
-      const auto start = Clock::now();
-      projd::pg::Seed(db, {.aggregates = 10000, .events = events - have, .chunk = 100000, .prefix = "bench"});
-      std::printf("seeded %lld events in %.1f s\n", static_cast<long long>(events - have), Seconds(start, Clock::now()));
-    }
-    pqxx::work a(*conn);
-    a.exec0("ANALYZE events");
-    last = a.exec1("SELECT max(global_position) FROM events")[0].as<std::int64_t>();
-    a.commit();
-  }
   std::printf("%lld events over 10,000 aggregates, 64 partitions, one worker unless noted\n\n",
               static_cast<long long>(last));
   projd::bench::RawScan(db, 1000, 200'000);  // warm the cache
@@ -283,14 +265,10 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12.0f\n", "raw keyset scan, batch 1000", raw1000);
   std::printf("%-44s %12.0f\n", "hand-written stream_stats baseline, 1000", baseline);
 
+  // The workers create stream_stats (the projection's Setup); empty it before each run.
   auto truncate = [&] {
     pqxx::work tx(*conn);
-    tx.exec0("CREATE TABLE IF NOT EXISTS stream_stats (bounded_context TEXT NOT NULL, aggregate_type TEXT NOT NULL,"
-             " aggregate_id TEXT NOT NULL, event_count BIGINT NOT NULL, last_version BIGINT NOT NULL,"
-             " version_sum BIGINT NOT NULL, last_position BIGINT NOT NULL,"
-             " updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-             " PRIMARY KEY (bounded_context, aggregate_type, aggregate_id))");
-    tx.exec0("TRUNCATE stream_stats");
+    if (!tx.exec1("SELECT to_regclass('stream_stats')")[0].is_null()) tx.exec0("TRUNCATE stream_stats");
     tx.commit();
   };
   struct Run {

@@ -4,7 +4,6 @@
 //   projd-testpg -- projd_reader_bench [--events N] [--no-mallopt]
 //
 // Prints figures; asserts nothing.
-#include <malloc.h>
 
 #include <chrono>
 #include <cstdio>
@@ -14,10 +13,9 @@
 #include <pqxx/pqxx>
 
 #include "bench/raw_scan.h"
-#include "orchestrator/pg/migrator.h"
+#include "bench/seeded_stream.h"
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_event_store.h"
-#include "orchestrator/pg/seeder.h"
 
 namespace {
 
@@ -61,32 +59,14 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) events = std::stoll(argv[++i]);
     if (!std::strcmp(argv[i], "--no-mallopt")) tune_malloc = false;
   }
-  if (tune_malloc) {
-    // Large result sets otherwise make glibc return and re-fetch memory on every batch.
-    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
-  }
+  if (tune_malloc) projd::bench::TuneMalloc();
   const char* url = std::getenv("DATABASE_URL");
   if (!url) {
     std::fprintf(stderr, "DATABASE_URL is not set (run under projd-testpg)\n");
     return 2;
   }
   const projd::pg::ConnectionOptions db{url, "bench_reader", "projd-bench"};
-  projd::pg::Migrator(db).Migrate();
-  {
-    auto conn = projd::pg::Connect(db);
-    pqxx::work tx(*conn);
-    const auto have = tx.exec1("SELECT count(*) FROM events")[0].as<std::int64_t>();
-    tx.commit();
-    if (have < events) {
-      const auto start = Clock::now();
-      projd::pg::Seed(db, {.aggregates = 10000, .events = events - have, .chunk = 100000, .prefix = "bench"});
-      std::printf("seeded %lld events in %.1f s\n", static_cast<long long>(events - have), Seconds(start));
-    }
-    pqxx::work a(*conn);
-    a.exec0("ANALYZE events");
-    a.commit();
-  }
+  projd::bench::PrepareSeededStream(db, events);
   std::printf("malloc tuning: %s\n", tune_malloc ? "on (M_TRIM_THRESHOLD 256MiB, M_MMAP_THRESHOLD 64MiB)" : "off");
   RawScan(db, 1000, 200'000);  // warm the cache
   std::printf("%-8s %14s %14s %7s\n", "batch", "raw events/s", "reader ev/s", "ratio");

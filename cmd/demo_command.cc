@@ -14,12 +14,11 @@
 #include <filesystem>
 #include <thread>
 
-#include <pqxx/pqxx>
-
 #include "cmd/cli.h"
 #include "cmd/demo_view.h"
 #include "cmd/demo_worker.h"
 #include "orchestrator/pg/replica_set_status.h"
+#include "projections/examples/stream_stats_check.h"
 #include "orchestrator/database_url.h"
 #include "orchestrator/embedded_postgres.h"
 #include "orchestrator/pg/migrator.h"
@@ -36,18 +35,6 @@ struct DemoFlags {
 };
 
 constexpr const char* kDemoReplicaSet = "demo";
-
-// Aggregates whose stream_stats row disagrees with the events (lost or doubled events).
-std::int64_t StreamStatsMismatches(const pg::ConnectionOptions& db) {
-  auto conn = pg::Connect(db);
-  pqxx::read_transaction tx(*conn);
-  return tx.exec1(
-               "SELECT count(*) FROM (SELECT bounded_context, aggregate_type, aggregate_id, count(*) AS n,"
-               "   sum(aggregate_version) AS vs FROM events GROUP BY 1, 2, 3) e"
-               " FULL JOIN stream_stats s USING (bounded_context, aggregate_type, aggregate_id)"
-               " WHERE s.event_count IS DISTINCT FROM e.n OR s.version_sum IS DISTINCT FROM e.vs")[0]
-      .as<std::int64_t>();
-}
 
 bool AllCaughtUp(const pg::ReplicaSetStatus& s) {
   if (s.projections.empty()) return false;
@@ -155,7 +142,7 @@ int RunWorkers(const Config& c, const pg::ConnectionOptions& db) {
   for (auto& w : workers) {
     if (!w->Wait(std::chrono::seconds(30)) || w->exit_code() != 0) ++unclean;
   }
-  const auto mismatches = StreamStatsMismatches(db);
+  const auto mismatches = examples::StreamStatsMismatches(db);
   std::printf("\nsummary\n  events: %lld (every projection is at the latest position)\n",
               static_cast<long long>(st.latest_position));
   for (const auto& p : st.projections) {

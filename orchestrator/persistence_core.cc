@@ -108,9 +108,7 @@ PersistenceCore::PersistenceCore(CheckpointStore& store, const Clock& clock, Per
       on_fenced_(std::move(on_fenced)),
       observer_(observer),
       created_(clock.Now()),
-      breaker_(clock, options.breaker_threshold, options.breaker_timeout) {
-  for (const auto* name : {"interval", "size", "force", "revoke", "shutdown", "unit"}) durations_.try_emplace(name);
-}
+      breaker_(clock, options.breaker_threshold, options.breaker_timeout) {}
 
 PersistenceCore::~PersistenceCore() {
   {
@@ -282,7 +280,6 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
   } catch (const InDoubtError&) {
   }
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
-  durations_.at(ToString(trigger)).Observe(took);
 
   std::vector<Checkpoint> fenced;
   {
@@ -489,7 +486,7 @@ void PersistenceCore::UnitLoop() {
           result = UnitResult::kFailed;
         }
         const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
-        durations_.at("unit").Observe(took);
+        if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
         std::lock_guard lock(mu_);
         RecordAttempt(ok && result != UnitResult::kFailed, took);
         if (ok) {
@@ -575,7 +572,6 @@ PersistenceStats PersistenceCore::GetStats() const {
   auto oldest = clock_.Now();
   for (const auto& [k, p] : pending_) oldest = std::min(oldest, p.since);
   s.oldest_pending_age = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - oldest).count();
-  for (const auto& [name, h] : durations_) s.durations[name] = h.Snapshot();
   return s;
 }
 

@@ -114,6 +114,8 @@ class PersistenceObserver {
  public:
   virtual ~PersistenceObserver() = default;
   virtual void OnFlush(Trigger, FlushOutcome, std::chrono::microseconds duration, std::size_t rows) {}
+  // A transactional unit's transaction ended (kFailed also for database errors).
+  virtual void OnUnit(UnitResult, std::chrono::microseconds duration) {}
   virtual void OnRefused(SubmitCode) {}
   virtual void OnBreakerChange(BreakerState) {}
 };
@@ -193,7 +195,6 @@ class PersistenceCore {
   std::multimap<CheckpointKey, std::shared_ptr<DurabilityTicket>> tickets_;
   CircuitBreaker breaker_;
   PersistenceStats stats_;
-  std::map<std::string, LatencyHistogram> durations_;  // keys fixed at construction
   double total_response_ms_ = 0;
   bool size_trigger_ = false;
   bool stopping_ = false;

@@ -6,8 +6,6 @@
 #include <map>
 #include <string>
 
-#include "orchestrator/latency_histogram.h"
-
 namespace projd {
 
 struct PersistenceStats {
@@ -38,9 +36,6 @@ struct PersistenceStats {
   std::int64_t oldest_pending_age = 0;  // ms
   // "trigger/outcome" -> count, e.g. "interval/success", "force/failure", "size/skipped".
   std::map<std::string, std::int64_t> flushes;
-  // Transaction durations: "interval", "size", "force", "revoke", "shutdown" (checkpoint
-  // batches by trigger) and "unit" (transactional units).
-  std::map<std::string, HistogramSnapshot> durations;
 };
 
 }  // namespace projd

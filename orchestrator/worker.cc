@@ -10,7 +10,8 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
       *parts_.checkpoint_store, clock_, PersistenceOptions::FromConfig(config_),
       [this](const CheckpointKey& key, std::int64_t generation) {
         if (auto* r = RunnerFor(key.projection)) r->Fenced(key.partition, generation);
-      });
+      },
+      &persistence_durations_);
   RunnerOptions ro;
   ro.replica_set = config_.replica_set;
   ro.worker_id = info_.worker_id;
@@ -80,8 +81,8 @@ WorkerStatus Worker::Status() const {
   s.coordination = coordinator_->Status();
   for (const auto& r : runners_) s.runners.push_back(r->Status());
   s.persistence = core_->GetStats();
+  s.persistence_durations = persistence_durations_.Snapshot();
   s.high_water_mark = mark_.value.load();
-  s.high_water_mark_errors = mark_errors_.load();
   s.stopping = shut_down_.load();
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
@@ -117,7 +118,6 @@ void Worker::FollowMark() {
       if (!last_logged.empty()) logger_.Info("high-water mark follows again");
       last_logged.clear();
     } else {
-      ++mark_errors_;
       if (follower_->last_error() != last_logged) {
         logger_.Warn("advancing the high-water mark failed; retrying", {{"error", follower_->last_error()}});
         last_logged = follower_->last_error();

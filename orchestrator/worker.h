@@ -29,6 +29,7 @@
 #include "orchestrator/logging.h"
 #include "orchestrator/partition_owner.h"
 #include "orchestrator/persistence_core.h"
+#include "orchestrator/persistence_durations.h"
 #include "orchestrator/position_source.h"
 #include "orchestrator/worker_status.h"
 #include "orchestrator/projection_runner.h"
@@ -83,13 +84,13 @@ class Worker final : public PartitionOwner {
   Logger logger_;
 
   PublishedMark mark_;
+  PersistenceDurations persistence_durations_;  // the core's observer: declared before it
   std::unique_ptr<PersistenceCore> core_;
   std::vector<std::unique_ptr<ProjectionRunner>> runners_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<HighWaterMarkFollower> follower_;
 
   std::atomic<bool> stop_{false};
-  std::atomic<std::int64_t> mark_errors_{0};
   mutable std::mutex mark_status_mu_;
   HighWaterMarkStatus mark_status_;
   std::thread mark_thread_;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "orchestrator/coordinator.h"
 #include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/latency_histogram.h"
 #include "orchestrator/persistence_stats.h"
 #include "orchestrator/projection_runner.h"
 
@@ -21,9 +23,10 @@ struct WorkerStatus {
   CoordinatorStatus coordination;
   std::vector<RunnerStatus> runners;
   PersistenceStats persistence;
+  // Persistence transaction durations by trigger, and "unit" (PersistenceDurations).
+  std::map<std::string, HistogramSnapshot> persistence_durations;
   std::int64_t high_water_mark = 0;
-  std::int64_t high_water_mark_errors = 0;
-  HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom)
+  HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom, errors)
   bool stopping = false;     // SIGTERM received: draining
 };
 

@@ -152,7 +152,7 @@ std::string RenderMetrics(const WorkerStatus& s) {
           static_cast<double>(s.mark.open_gaps));
   f.Gauge("high_water_mark_held", "1 while the mark waits on a live transaction.", s.mark.held ? 1 : 0);
   f.Counter("high_water_mark_errors_total", "Failed high-water-mark observations (each retried).",
-            static_cast<double>(s.high_water_mark_errors));
+            static_cast<double>(s.mark.errors));
 
   // Persistence core.
   const auto& ps = s.persistence;
@@ -169,7 +169,7 @@ std::string RenderMetrics(const WorkerStatus& s) {
     f.Counter("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", static_cast<double>(n),
               {{"trigger", key.substr(0, slash)}, {"outcome", slash == std::string::npos ? "" : key.substr(slash + 1)}});
   }
-  for (const auto& [trigger, h] : ps.durations) {
+  for (const auto& [trigger, h] : s.persistence_durations) {
     f.Histogram("persistence_flush_duration_seconds", "Persistence transaction duration by trigger (unit: transactional units).",
                 h, {{"trigger", trigger}});
   }

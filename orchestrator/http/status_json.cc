@@ -65,7 +65,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"open_gaps", s.mark.open_gaps},
       {"oldest_gap_age_ms", s.mark.oldest_gap_age.count()},
       {"held", s.mark.held},
-      {"errors", s.high_water_mark_errors},
+      {"errors", s.mark.errors},
   };
   if (s.mark.held_by) {
     const auto& h = *s.mark.held_by;

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "projections/examples/stream_stats_check.h"
+
 namespace projd::testing {
 
 WorkerFleet::WorkerFleet(std::map<std::string, std::string> settings, std::string url)
@@ -138,11 +140,7 @@ bool WorkerFleet::CaughtUp(const std::string& projection) {
 }
 
 int WorkerFleet::StreamStatsMismatches() {
-  return db_.Scalar<int>(
-      "SELECT count(*) FROM (SELECT bounded_context, aggregate_type, aggregate_id, count(*) AS n,"
-      "   sum(aggregate_version) AS vs FROM events GROUP BY 1, 2, 3) e"
-      " FULL JOIN stream_stats s USING (bounded_context, aggregate_type, aggregate_id)"
-      " WHERE s.event_count IS DISTINCT FROM e.n OR s.version_sum IS DISTINCT FROM e.vs");
+  return static_cast<int>(examples::StreamStatsMismatches(db_.options()));
 }
 
 }  // namespace projd::testing

@@ -39,7 +39,7 @@ WorkerStatus Sample() {
   r.events_processed = 900;
   s.runners.push_back(r);
   s.persistence.flushes["interval/success"] = 5;
-  s.persistence.durations["interval"] = {};
+  s.persistence_durations["interval"] = {};
   return s;
 }
 

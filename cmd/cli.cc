@@ -38,6 +38,7 @@ int Main(int argc, char** argv, const SettingMap& env) {
   AddPartitionsCommand(app, invocation);
   AddRebuildCommand(app, invocation);
   AddDeadLettersCommand(app, invocation);
+  AddHealthcheckCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

@@ -66,5 +66,6 @@ void AddStatusCommand(CLI::App& app, Invocation& invocation);
 void AddPartitionsCommand(CLI::App& app, Invocation& invocation);
 void AddRebuildCommand(CLI::App& app, Invocation& invocation);
 void AddDeadLettersCommand(CLI::App& app, Invocation& invocation);
+void AddHealthcheckCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages projd needs to build, test and run its demo.
 # Only missing packages are installed; nothing happens when all are present.
+#
+# The lists are read by tests/deploy/check_dockerfile.mjs: the Dockerfile's build stage must
+# install exactly build_packages, so keep one package per word and the arrays on their own.
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build pkg-config git
+# Compiling projd (also the Dockerfile's build stage).
+build_packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
   libpqxx-dev libpq-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  prometheus-cpp-dev catch2 postgresql-15 postgresql-client-15
-  prometheus  # promtool: the test suite checks /metrics with `promtool check metrics`
+  prometheus-cpp-dev
 )
-# Extra tools the test suite uses (promtool, kubectl rendering, schema checks) are
-# appended by later features through PROJD_EXTRA_PACKAGES.
-if [[ -n "${PROJD_EXTRA_PACKAGES:-}" ]]; then
-  read -r -a extra <<<"${PROJD_EXTRA_PACKAGES}"
-  packages+=("${extra[@]}")
+# Tests and the demo: Catch2, a PostgreSQL 15 server and client for the private test
+# database, promtool (Debian's prometheus) for `promtool check metrics`.
+test_packages=(
+  catch2 postgresql-15 postgresql-client-15 prometheus
+)
+
+packages=("${build_packages[@]}" "${test_packages[@]}")
+# Node.js and npm run the deployment checks (tests/deploy). A machine may carry a Node.js
+# not installed as Debian's package; only a missing `node` or `npm` command counts.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
 fi
 
 missing=()

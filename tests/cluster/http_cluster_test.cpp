@@ -62,4 +62,14 @@ TEST_CASE("a worker serves health, readiness, status, persistence stats and metr
   // A malformed request does not take the worker's endpoint down.
   CHECK_THAT(projd::testing::RawExchange(port, "BOGUS\r\n\r\n"), Catch::StartsWith("HTTP/1.1 400"));
   CHECK(HttpCall(port, "GET", "/healthz").status == 200);
+
+  // `projd healthcheck`, the image's HEALTHCHECK: 0 for a 2xx, 1 otherwise, 2 for bad usage.
+  const std::string addr = "--http-addr=127.0.0.1:" + std::to_string(port);
+  using projd::testing::RunProcess;
+  const auto healthy = RunProcess({PROJD_BINARY, "healthcheck", addr});
+  INFO(healthy.out << healthy.err);
+  CHECK(healthy.exit_code == 0);
+  CHECK(RunProcess({PROJD_BINARY, "healthcheck", addr, "--path", "/readyz"}).exit_code == 0);
+  CHECK(RunProcess({PROJD_BINARY, "healthcheck", addr, "--path", "/no/such/path"}).exit_code == 1);
+  CHECK(RunProcess({PROJD_BINARY, "healthcheck", "--http-addr=off"}).exit_code == 2);
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "orchestrator/http/http_probe.h"
 #include "orchestrator/http/http_server.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
@@ -96,4 +97,27 @@ TEST_CASE("a port in use is a start-up error naming HTTP_ADDR", "[http]") {
   HttpServer second("127.0.0.1:" + std::to_string(first.port()), [](const HttpRequest&) { return HttpResponse{}; },
                     Quiet());
   CHECK_THROWS_WITH(second.Start(), Catch::Contains("HTTP_ADDR 127.0.0.1:"));
+}
+
+TEST_CASE("the probe reports the status of a live endpoint and an error for a closed port", "[http]") {
+  auto server = Echo();
+  server.Start();
+  const auto ok = projd::http::Probe("127.0.0.1", server.port(), "/healthz", 2s);
+  CHECK(ok.status == 200);
+  CHECK(ok.body == "GET /healthz");
+  const auto bug = projd::http::Probe("127.0.0.1", server.port(), "/throw", 2s);
+  CHECK(bug.status == 500);
+  const unsigned short closed = server.port();
+  server.Stop();
+  const auto refused = projd::http::Probe("127.0.0.1", closed, "/healthz", 2s);
+  CHECK(refused.status == 0);
+  CHECK_FALSE(refused.error.empty());
+}
+
+TEST_CASE("a local probe connects to loopback for wildcard listen addresses", "[http]") {
+  using Address = std::pair<std::string, unsigned short>;
+  CHECK(projd::http::LocalProbeAddress("0.0.0.0:9090") == Address{"127.0.0.1", 9090});
+  CHECK(projd::http::LocalProbeAddress(":9091") == Address{"127.0.0.1", 9091});
+  CHECK(projd::http::LocalProbeAddress("[::]:9092") == Address{"::1", 9092});
+  CHECK(projd::http::LocalProbeAddress("10.1.2.3:9093") == Address{"10.1.2.3", 9093});
 }

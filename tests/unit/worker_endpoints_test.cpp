@@ -124,6 +124,26 @@ TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http
   CHECK(check.exit_code == 0);
 }
 
+namespace {
+// Every projd_* series named in a PromQL expression (histogram suffixes folded into the family).
+std::vector<std::string> SeriesIn(const std::string& expr, const std::string& metrics_text) {
+  std::vector<std::string> names;
+  for (std::size_t at = expr.find("projd_"); at != std::string::npos; at = expr.find("projd_", at + 1)) {
+    auto end = expr.find_first_not_of("abcdefghijklmnopqrstuvwxyz_", at);
+    auto name = expr.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+          metrics_text.find("# TYPE " + name.substr(0, name.size() - suffix.size()) + " histogram") !=
+              std::string::npos) {
+        name.resize(name.size() - suffix.size());
+      }
+    }
+    names.push_back(name);
+  }
+  return names;
+}
+}  // namespace
+
 TEST_CASE("the Grafana dashboard queries only series that /metrics emits", "[http][metrics][dashboard]") {
   std::ifstream in(std::string(PROJD_SOURCE_DIR) + "/docs/grafana-dashboard.json");
   REQUIRE(in.good());
@@ -133,16 +153,7 @@ TEST_CASE("the Grafana dashboard queries only series that /metrics emits", "[htt
   int queried = 0;
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel["targets"]) {
-      const std::string expr = target["expr"];
-      for (std::size_t at = expr.find("projd_"); at != std::string::npos; at = expr.find("projd_", at + 1)) {
-        auto end = expr.find_first_not_of("abcdefghijklmnopqrstuvwxyz_", at);
-        auto name = expr.substr(at, end == std::string::npos ? std::string::npos : end - at);
-        for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
-          if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-              text.find("# TYPE " + name.substr(0, name.size() - suffix.size()) + " histogram") != std::string::npos) {
-            name.resize(name.size() - suffix.size());
-          }
-        }
+      for (const auto& name : SeriesIn(target["expr"], text)) {
         INFO(name);
         CHECK_THAT(text, Catch::Contains("# TYPE " + name + " "));
         ++queried;
@@ -150,4 +161,26 @@ TEST_CASE("the Grafana dashboard queries only series that /metrics emits", "[htt
     }
   }
   CHECK(queried > 20);
+}
+
+TEST_CASE("the alert rules are valid and use only series that /metrics emits", "[http][metrics][alerts]") {
+  const std::string rules = std::string(PROJD_SOURCE_DIR) + "/compose/alerts.yml";
+  const auto check = projd::testing::RunProcess({"/usr/bin/promtool", "check", "rules", rules});
+  INFO(check.out << check.err);
+  CHECK(check.exit_code == 0);
+  std::ifstream in(rules);
+  REQUIRE(in.good());
+  auto status = Sample();
+  const auto text = projd::http::RenderMetrics(status);
+  int used = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("expr:");
+    if (at == std::string::npos) continue;
+    for (const auto& name : SeriesIn(line.substr(at + 5), text)) {
+      INFO(name);
+      CHECK_THAT(text, Catch::Contains("# TYPE " + name + " "));
+      ++used;
+    }
+  }
+  CHECK(used >= 8);
 }

@@ -1,0 +1,41 @@
+# projd container image: a build stage with the same Debian packages as
+# scripts/install-deps.sh's build_packages (tests/deploy checks that they match), and a
+# runtime stage with only the shared libraries projd links. Teams that link their own
+# projections build FROM the build stage (see docs/kubernetes.md).
+#
+#   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) -t projd:dev .
+#   docker run --rm projd:dev --help
+
+FROM debian:bookworm-slim AS build
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential cmake ninja-build pkg-config git ca-certificates \
+      libpqxx-dev libpq-dev libboost-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev \
+      prometheus-cpp-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# The revision for `projd --version` (.git is not copied): --build-arg REVISION=$(git rev-parse --short=12 HEAD)
+ARG REVISION=unknown
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DPROJD_REVISION=${REVISION} \
+ && cmake --build /build --target projd \
+ && strip --strip-debug -o /projd /build/cmd/projd
+
+FROM debian:bookworm-slim AS runtime
+ARG DEBIAN_FRONTEND=noninteractive
+# The shared libraries of `projd` (tests/deploy checks this list against the binary's
+# NEEDED entries); ca-certificates for sslmode=verify-full.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libpqxx-6.4 libpq5 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /projd /usr/local/bin/projd
+# A fixed numeric user, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+USER 10001:10001
+ENV HTTP_ADDR=0.0.0.0:9090 \
+    LOG_FORMAT=json
+EXPOSE 9090
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["projd", "healthcheck"]
+ENTRYPOINT ["projd"]
+CMD ["run"]

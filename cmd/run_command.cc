@@ -15,6 +15,7 @@
 #include "orchestrator/http/http_server.h"
 #include "orchestrator/http/worker_endpoints.h"
 #include "orchestrator/pg/event_notifier.h"
+#include "orchestrator/pg/migrator.h"
 #include "orchestrator/pg/pg_checkpoint_store.h"
 #include "orchestrator/pg/pg_coordination_store.h"
 #include "orchestrator/pg/pg_dead_letter_store.h"
@@ -109,7 +110,8 @@ int RunWorker(const Invocation& invocation) {
   static const SystemClock clock;
   Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
   std::unique_ptr<Worker> worker;
-  std::mutex worker_mu;  // the HTTP thread reads `worker` while start-up assigns it
+  std::mutex worker_mu;  // the HTTP thread reads `worker` (and the reason) while start-up assigns it
+  std::string starting_reason = "starting: waiting for the database";
   // Declared after the worker: stopped and destroyed first. Up before the database is, so
   // /healthz answers and /readyz says why not ready during a slow start.
   std::unique_ptr<http::HttpServer> server;
@@ -122,7 +124,7 @@ int RunWorker(const Invocation& invocation) {
       starting.worker_id = info.worker_id;
       starting.worker_name = info.worker_name;
       starting.replica_set = c.replica_set;
-      starting.coordination.last_error = "starting: waiting for the database";
+      starting.coordination.last_error = starting_reason;
       return starting;
     };
     endpoints.reset_circuit_breaker = [&]() {
@@ -136,6 +138,19 @@ int RunWorker(const Invocation& invocation) {
   }
   while (!worker) {
     try {
+      // A worker never migrates: in Kubernetes the migration Job may still be running.
+      if (const auto pending = pg::Migrator(Db(c, "setup")).Pending(); !pending.empty()) {
+        {
+          std::lock_guard lock(worker_mu);
+          starting_reason = "starting: waiting for migrations (run projd migrate)";
+        }
+        const auto wait = backoff.Next();
+        logger.Warn("schema not migrated yet; waiting for projd migrate",
+                    {{"pending", std::to_string(pending.size())}, {"first", pending.front()},
+                     {"schema", c.database_schema}, {"retry_in_ms", std::to_string(wait.count())}});
+        if (WaitForStop(signals, wait)) return kExitOk;
+        continue;
+      }
       for (auto& p : projections) SetUpProjection(*p, Db(c, "setup"));
       std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
       auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock, logger);

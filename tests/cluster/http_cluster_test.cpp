@@ -1,6 +1,7 @@
 // The operator endpoints of a real `projd run` worker, over HTTP on 127.0.0.1.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -72,4 +73,24 @@ TEST_CASE("a worker serves health, readiness, status, persistence stats and metr
   CHECK(RunProcess({PROJD_BINARY, "healthcheck", addr, "--path", "/readyz"}).exit_code == 0);
   CHECK(RunProcess({PROJD_BINARY, "healthcheck", addr, "--path", "/no/such/path"}).exit_code == 1);
   CHECK(RunProcess({PROJD_BINARY, "healthcheck", "--http-addr=off"}).exit_code == 2);
+}
+
+TEST_CASE("a worker on a schema not migrated yet waits, unready, until projd migrate has run", "[cluster][http]") {
+  WorkerFleet fleet;
+  const std::string fresh = fleet.db().schema() + "_fresh";
+  fleet.Start("w1", {{"DATABASE_SCHEMA", fresh}});
+  const int port = fleet.HttpPort("w1");
+  REQUIRE(port > 0);
+  REQUIRE(WaitFor([&] { return HttpCall(port, "GET", "/readyz").body.find("migrations") != std::string::npos; }, 10s));
+  CHECK(HttpCall(port, "GET", "/readyz").status == 503);
+  CHECK(HttpCall(port, "GET", "/healthz").status == 200);
+  CHECK(fleet.Worker("w1").running());
+
+  const auto migrate = fleet.Projd({"migrate", "--database-schema", fresh});
+  INFO(migrate.out << migrate.err);
+  REQUIRE(migrate.exit_code == 0);
+  CHECK(WaitFor([&] { return HttpCall(port, "GET", "/readyz").status == 200; }, 20s));
+  fleet.Worker("w1").Signal(SIGTERM);
+  CHECK(fleet.Worker("w1").Wait(10s) == 0);
+  fleet.db().Exec("DROP SCHEMA " + fresh + " CASCADE");
 }

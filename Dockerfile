@@ -18,9 +18,12 @@ WORKDIR /src
 COPY . .
 # The revision for `projd --version` (.git is not copied): --build-arg REVISION=$(git rev-parse --short=12 HEAD)
 ARG REVISION=unknown
+# The worker executable to ship: `projd`, or a worker of yours made with projd_add_worker
+# (for example --build-arg WORKER_TARGET=bank-worker); it is installed as /usr/local/bin/projd.
+ARG WORKER_TARGET=projd
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DPROJD_REVISION=${REVISION} \
- && cmake --build /build --target projd \
- && strip --strip-debug -o /projd /build/cmd/projd
+ && cmake --build /build --target "${WORKER_TARGET}" \
+ && strip --strip-debug -o /projd "$(find /build -type f -name "${WORKER_TARGET}" -perm -u+x | head -n 1)"
 
 FROM debian:bookworm-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive

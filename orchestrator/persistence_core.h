@@ -52,8 +52,11 @@ struct PersistenceOptions {
   std::int64_t max_lag_events = 100000;
   // ...or the oldest pending checkpoint is older than this.
   std::chrono::milliseconds max_lag_time{30000};
-  // Transactional units queued or committing at once.
-  int max_units_in_flight = 2;
+  // Transactional units queued or committing at once. Each runner waits for its own unit,
+  // so this bounds the queue only when a worker runs more transactional projections than
+  // this; it must not be below that number (a lower bound turned every third projection's
+  // batch into a rejected, backed-off retry: found by the fault suite).
+  int max_units_in_flight = 64;
 
   static PersistenceOptions FromConfig(const Config& c);
 };

@@ -46,12 +46,15 @@ WorkerFleet::~WorkerFleet() {
   std::filesystem::remove_all(log_dir_, ec);
 }
 
-ChildProcess& WorkerFleet::Start(const std::string& name, const std::map<std::string, std::string>& extra) {
+ChildProcess& WorkerFleet::Start(const std::string& name, const std::map<std::string, std::string>& extra,
+                                 const std::vector<std::string>& wrapper) {
   auto env = env_;
   env["WORKER_NAME"] = name;
   for (const auto& [k, v] : extra) env[k] = v;
   const auto log = log_dir_ + "/" + name + "-" + std::to_string(workers_.count(name)) + ".log";
-  auto child = std::make_unique<ChildProcess>(std::vector<std::string>{binary_, "run"}, env, log);
+  std::vector<std::string> argv = wrapper;
+  argv.insert(argv.end(), {binary_, "run"});
+  auto child = std::make_unique<ChildProcess>(argv, env, log);
   auto& ref = *child;
   workers_[name] = std::move(child);
   return ref;

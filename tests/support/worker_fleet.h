@@ -25,7 +25,9 @@ class WorkerFleet {
   const std::map<std::string, std::string>& env() const { return env_; }
 
   // Starts a worker named `name` (WORKER_NAME); a second start of a stopped name restarts it.
-  ChildProcess& Start(const std::string& name, const std::map<std::string, std::string>& extra = {});
+  // `wrapper` runs it through another command (`ip netns exec NS`).
+  ChildProcess& Start(const std::string& name, const std::map<std::string, std::string>& extra = {},
+                      const std::vector<std::string>& wrapper = {});
   ChildProcess& Worker(const std::string& name) { return *workers_.at(name); }
   // The HTTP port worker `name` listens on (HTTP_ADDR 127.0.0.1:0; read from its log,
   // waiting up to 10 s for the "http listening" line). 0 when it never appeared.

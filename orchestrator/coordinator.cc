@@ -206,6 +206,9 @@ milliseconds Coordinator::Tick() {
     if (handover_pending_) wait = std::min(wait, std::max(t.heartbeat_interval / 4, milliseconds(20)));
     return wait;
   } catch (const std::exception& e) {
+    // Whatever step failed (acknowledge, stamp, ...), reconcile the assignment again next
+    // round: a generation whose partitions were not taken must not count as handled.
+    known_generation_ = -1;
     {
       std::lock_guard lock(mu_);
       status_.healthy = false;

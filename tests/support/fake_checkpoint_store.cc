@@ -77,6 +77,10 @@ StampResult FakeCheckpointStore::Stamp(const std::string& replica_set, const std
                                        const std::vector<int>& partitions, std::int64_t generation,
                                        const std::string& writer) {
   std::lock_guard lock(mu_);
+  if (fail_next_stamp_) {
+    fail_next_stamp_ = false;
+    throw TransientError("stamp partitions: not connected");
+  }
   StampResult out;
   for (const auto& p : projections) {
     for (int part : partitions) {

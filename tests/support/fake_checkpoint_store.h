@@ -27,6 +27,8 @@ class FakeCheckpointStore final : public CheckpointStore {
   void Script(std::initializer_list<Behaviour> b);
   // Each call advances the fake clock by this much (its "latency").
   void SetLatency(std::chrono::milliseconds l) { latency_ = l; }
+  // The next Stamp() throws TransientError (a connection lost while taking partitions).
+  void FailNextStamp() { fail_next_stamp_ = true; }
   // Rows stamped with a generation: writers of an older one are fenced.
   void StampGeneration(const CheckpointKey& key, std::int64_t generation);
 
@@ -54,6 +56,7 @@ class FakeCheckpointStore final : public CheckpointStore {
   int batches_ = 0;
   int rows_written_ = 0;
   int units_ = 0;
+  bool fail_next_stamp_ = false;
   std::vector<std::size_t> batch_sizes_;
 };
 

@@ -167,6 +167,22 @@ TEST_CASE("failing heartbeats self-fence the worker before peers may evict it, a
   CHECK(a.coordinator.Status().healthy);
 }
 
+TEST_CASE("taking partitions that fails on a lost connection is retried in the next round", "[coordinator]") {
+  // Found by the fault suite: after a PostgreSQL restart the stamp failed once and the
+  // worker never took its partitions, because the generation counted as handled.
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  a.checkpoints.FailNextStamp();
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.empty());
+  CHECK_FALSE(a.coordinator.Status().healthy);
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 8);
+}
+
 TEST_CASE("a worker whose row was deleted stops everything and rejoins", "[coordinator]") {
   FakeClock clock;
   FakeCoordinationStore store(clock);

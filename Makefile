@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test tsan-unit unit demo bench sanitize clean
+.PHONY: all deps configure build test tsan-unit unit demo bench faults sanitize clean
 
 all: build
 
@@ -37,6 +37,12 @@ unit: build
 # The main job on an embedded default: a private PostgreSQL unless DATABASE_URL is set.
 demo: build
 	@$(BUILD_DIR)/cmd/projd demo
+
+# The long fault-injection run (5 rounds of every fault in a shuffled order, 4 writers).
+# PROJD_FAULTS_SEED=N replays a run; PROJD_FAULTS_ROUNDS=N changes its length. The short
+# profile runs in `make test`.
+faults: build
+	@PROJD_FAULTS_PROFILE=long $(BUILD_DIR)/tests/projd_fault_tests --durations yes
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)

@@ -3,9 +3,12 @@
 //  * SIGTERM of one of 4 workers -> all its partitions processing again elsewhere,
 //  * a new worker's start -> its first partition processing,
 //  * kill -9 of one worker -> all its partitions processing again elsewhere,
-//  * the database transactions per second of 50 idle workers on one replica set.
+//  * the database transactions and statements per second of 1, 10 and 50 idle workers on
+//    one replica set (statements counted by pg_stat_statements), and their resident memory.
 // "Processing" means: the partition's assignment names a live worker and that worker is
-// the row's writer (a new owner stamps the row, with its id, right before it starts). Usage: projd_coordination_bench <path to projd> [idle workers]
+// the row's writer (a new owner stamps the row, with its id, right before it starts).
+// Usage: projd_coordination_bench <path to projd> [idle worker counts, default 1,10,50]
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -17,6 +20,7 @@
 
 #include <pqxx/pqxx>
 
+#include "bench/process_memory.h"
 #include "orchestrator/embedded_postgres.h"
 #include "tests/support/process.h"
 
@@ -84,10 +88,31 @@ bool WaitSettled(pqxx::connection& c, int members, std::chrono::seconds bound) {
   return MillisUntil([&] { return Settled(c, members); }, bound) >= 0;
 }
 
-std::int64_t Transactions(pqxx::connection& c) {
+struct Counters {
+  std::int64_t transactions = 0;
+  std::int64_t statements = 0;  // every statement but this benchmark's own reads of the counters
+};
+
+Counters ReadCounters(pqxx::connection& c) {
   pqxx::nontransaction tx(c);
-  return tx.exec1("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")[0]
-      .as<std::int64_t>();
+  const auto r = tx.exec1(
+      "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),"
+      " (SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_%')");
+  return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>()};
+}
+
+std::vector<int> ParseCounts(const char* text) {
+  std::vector<int> out;
+  std::string s(text);
+  std::size_t at = 0;
+  while (at <= s.size()) {
+    const auto comma = s.find(',', at);
+    const auto part = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!part.empty()) out.push_back(std::stoi(part));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -99,10 +124,12 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   g_projd = argv[1];
-  const int idle_workers = argc > 2 ? std::atoi(argv[2]) : 50;
+  const std::vector<int> idle_counts = ParseCounts(argc > 2 ? argv[2] : "1,10,50");
   projd::EmbeddedPostgres::Options options;
   options.settings["max_connections"] = "800";
   options.settings["shared_buffers"] = "128MB";
+  options.settings["shared_preload_libraries"] = "pg_stat_statements";
+  options.settings["pg_stat_statements.track"] = "all";
   projd::EmbeddedPostgres server(options);
   server.Start();
   g_url = server.Url();
@@ -113,6 +140,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   pqxx::connection conn(g_url);
+  pqxx::nontransaction(conn).exec0("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
   std::printf("defaults: HEARTBEAT_INTERVAL=5s STALE_WORKER_TIMEOUT=30s COORDINATION_TIMEOUT=60s, 64 partitions\n");
 
   std::map<std::string, std::unique_ptr<ChildProcess>> workers;
@@ -159,24 +187,45 @@ int main(int argc, char** argv) {
   for (auto& [n, w] : workers) w->Wait(30s);
   workers.clear();
 
-  // Idle overhead: N workers, no new events.
-  for (int i = 0; i < idle_workers; ++i) {
-    const auto name = "idle" + std::to_string(i);
-    workers[name] = StartWorker(name);
+  // Idle overhead: N workers on a caught-up stream, no new events.
+  for (const int idle_workers : idle_counts) {
+    for (int i = 0; i < idle_workers; ++i) {
+      const auto name = "idle" + std::to_string(i);
+      workers[name] = StartWorker(name);
+    }
+    if (!WaitSettled(conn, idle_workers, 180s)) {
+      std::fprintf(stderr, "%d idle workers did not settle\n", idle_workers);
+      return 1;
+    }
+    std::this_thread::sleep_for(6s);  // let start-up traffic pass (a measurement window, not a wait)
+    const auto before = ReadCounters(conn);
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(30s);
+    const auto after = ReadCounters(conn);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double tps = (after.transactions - before.transactions) / secs;
+    const double sps = (after.statements - before.statements) / secs;
+    std::int64_t rss_sum = 0, rss_max = 0;
+    for (auto& [n, w] : workers) {
+      const auto kib = projd::bench::ResidentKiB(w->pid());
+      rss_sum += kib;
+      rss_max = std::max(rss_max, kib);
+    }
+    std::printf("idle_workers=%d database_transactions_per_s %.1f (%.2f per worker) statements_per_s %.1f"
+                " (%.2f per worker) idle_rss_mib mean %.1f max %.1f\n",
+                idle_workers, tps, tps / idle_workers, sps, sps / idle_workers,
+                rss_sum / 1024.0 / idle_workers, rss_max / 1024.0);
+    for (auto& [n, w] : workers) w->Signal(SIGTERM);
+    for (auto& [n, w] : workers) w->Wait(30s);
+    workers.clear();
+    const auto members = [&] {
+      pqxx::read_transaction tx(conn);
+      return tx.exec1("SELECT count(*) FROM projd_workers WHERE replica_set = 'bench'")[0].as<int>();
+    };
+    if (MillisUntil([&] { return members() == 0; }, 60s) < 0) {
+      std::fprintf(stderr, "stopped workers did not leave\n");
+      return 1;
+    }
   }
-  if (!WaitSettled(conn, idle_workers, 180s)) {
-    std::fprintf(stderr, "%d idle workers did not settle\n", idle_workers);
-    return 1;
-  }
-  std::this_thread::sleep_for(6s);  // let start-up traffic pass (a measurement window, not a wait)
-  const auto before = Transactions(conn);
-  const auto t0 = Clock::now();
-  std::this_thread::sleep_for(30s);
-  const auto after = Transactions(conn);
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("idle_workers=%d database_transactions_per_s %.1f (%.2f per worker)\n", idle_workers,
-              (after - before) / secs, (after - before) / secs / idle_workers);
-  for (auto& [n, w] : workers) w->Signal(SIGTERM);
-  for (auto& [n, w] : workers) w->Wait(30s);
   return 0;
 }

@@ -1,13 +1,14 @@
 // Projection benchmark: real `projd run` workers catching up on N seeded events (default
-// 1,000,000), against the raw keyset scan and a minimal hand-written stream_stats loop
-// measured in the same run, then the append-to-visible latency of single events appended
-// at 200/s while caught up. Run under projd-testpg:
+// 5,000,000), against the raw keyset scan and a minimal hand-written stream_stats loop
+// measured in the same run; stream_stats catch-up with 1, 2 and 4 workers; the workers'
+// resident memory under catch-up and once caught up; then the append-to-visible latency of
+// single events appended at 200/s while caught up. Run under projd-testpg:
 //
 //   projd-testpg -- projd_projection_bench <path to projd> [--events N]
 //
-// Catch-up time runs from the first checkpoint row stamped (the worker has joined) to every
-// one of the 64 checkpoints at the last position; the async `noop` checkpoints become durable
-// every PERSISTENCE_INTERVAL (200 ms here), which the figure includes. Prints figures only.
+// Catch-up time runs from the first checkpoint row stamped (the first worker has joined) to
+// every one of the 64 checkpoints at the last position; the async `noop` checkpoints become
+// durable every PERSISTENCE_INTERVAL (200 ms here), which the figure includes. Prints figures only.
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,7 @@
 
 #include <pqxx/pqxx>
 
+#include "bench/process_memory.h"
 #include "bench/raw_scan.h"
 #include "bench/seeded_stream.h"
 #include "orchestrator/pg/pg_event_store.h"
@@ -125,6 +127,8 @@ double Baseline(const projd::pg::ConnectionOptions& db, std::int64_t total) {
 struct CatchUp {
   double seconds = -1;
   double rate = 0;
+  double peak_rss_max_mib = 0;  // the largest worker's peak resident memory during the run
+  double peak_rss_sum_mib = 0;  // all workers' peaks added up
 };
 
 // Starts `workers` workers on a fresh replica set and waits until every checkpoint of
@@ -133,10 +137,14 @@ CatchUp RunCatchUp(pqxx::connection& c, const std::string& replica_set, const st
                    int workers, std::int64_t last, std::vector<std::unique_ptr<ChildProcess>>* keep = nullptr) {
   std::vector<std::unique_ptr<ChildProcess>> started;
   for (int i = 0; i < workers; ++i) started.push_back(StartWorker(replica_set, projection, batch, "w" + std::to_string(i)));
+  std::vector<pid_t> pids;
+  for (const auto& w : started) pids.push_back(w->pid());
+  projd::bench::PeakResident rss(pids);
   std::optional<Clock::time_point> first;
   CatchUp out;
-  const auto bound = Clock::now() + 10min;
+  const auto bound = Clock::now() + 20min;
   while (Clock::now() < bound) {
+    rss.Sample();
     pqxx::read_transaction tx(c);
     const auto r = tx.exec_params1(
         "SELECT count(*), coalesce(min(position), 0) FROM projd_checkpoints WHERE replica_set = $1 AND projection = $2",
@@ -151,6 +159,8 @@ CatchUp RunCatchUp(pqxx::connection& c, const std::string& replica_set, const st
     }
     std::this_thread::sleep_for(20ms);
   }
+  out.peak_rss_max_mib = rss.MaxMiB();
+  out.peak_rss_sum_mib = rss.SumMiB();
   if (keep) {
     *keep = std::move(started);
   } else {
@@ -237,7 +247,7 @@ int main(int argc, char** argv) {
   }
   g_projd = argv[1];
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
-  std::int64_t events = 1'000'000;
+  std::int64_t events = 5'000'000;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) events = std::stoll(argv[++i]);
   }
@@ -278,9 +288,10 @@ int main(int argc, char** argv) {
     double compare_to;
     const char* against;
   };
+  // stream_stats with 4, 2, then 1 worker: the one-worker fleet stays up for the latency run.
   const std::vector<Run> runs{{"noop", 100, 1, raw100, "raw scan 100"},
                               {"noop", 1000, 1, raw1000, "raw scan 1000"},
-                              {"stream_stats", 100, 1, baseline, "baseline"},
+                              {"stream_stats", 1000, 4, baseline, "baseline"},
                               {"stream_stats", 1000, 2, baseline, "baseline"},
                               {"stream_stats", 1000, 1, baseline, "baseline"}};
   std::vector<std::unique_ptr<ChildProcess>> running;
@@ -293,8 +304,18 @@ int main(int argc, char** argv) {
     char label[128];
     std::snprintf(label, sizeof label, "projd %s, BATCH_SIZE %d, %d worker%s", r.projection.c_str(), r.batch,
                   r.workers, r.workers > 1 ? "s" : "");
-    std::printf("%-44s %12.0f  (%.1f s; %.2fx %s)\n", label, c.rate, c.seconds, c.rate / r.compare_to, r.against);
-    std::fflush(stdout);
+    if (c.seconds < 0) {
+      std::printf("%-44s did not catch up within 20 min\n", label);
+      continue;
+    }
+    char vs_raw[48] = "";
+    if (r.compare_to != raw1000) std::snprintf(vs_raw, sizeof vs_raw, ", %.2fx raw scan 1000", c.rate / raw1000);
+    std::printf("%-44s %12.0f  (%.1f s; %.2fx %s%s; peak RSS %.0f MiB, %.0f MiB in all)\n", label, c.rate,
+                c.seconds, c.rate / r.compare_to, r.against, vs_raw, c.peak_rss_max_mib, c.peak_rss_sum_mib);
+  }
+  if (!running.empty()) {
+    std::printf("\nresident memory of the caught-up stream_stats worker: %.0f MiB\n",
+                projd::bench::ResidentKiB(running.front()->pid()) / 1024.0);
   }
   const auto lat = AppendToVisible(db, 200, 10s);
   std::printf("\nappend-to-visible in stream_stats, 200 events/s for 10 s, caught up (BATCH_SIZE 1000):\n"

@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Runs every benchmark against a private PostgreSQL (make bench). Prints figures only.
+# Runs every benchmark (make bench) and prints the figures with the machine, the date and
+# the command of each, as docs/benchmarks.md quotes them. Each benchmark starts its own
+# private PostgreSQL: projd-testpg for most, an embedded server with more connections for
+# the coordination benchmark (50 workers). Long: about half an hour on 2 cores.
 set -euo pipefail
 build_dir=${1:-build}
+
+echo "projd benchmark report"
+echo "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "revision: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+echo "machine:  ${cpu:-unknown CPU}, $(nproc) cores, ${mem}, Linux $(uname -r)"
+echo "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | head -1 | xargs -I{} {}/postgres --version)"
+
 benches=()
 for b in "$build_dir"/bench/projd_*_bench; do
   [[ -x "$b" ]] && benches+=("$b")
@@ -11,12 +23,15 @@ if [[ ${#benches[@]} -eq 0 ]]; then
   exit 0
 fi
 for b in "${benches[@]}"; do
+  case "$(basename "$b")" in
+    projd_coordination_bench) cmd=("$b" "$build_dir/cmd/projd") ;;  # its own server
+    projd_projection_bench) cmd=("$build_dir/tests/projd-testpg" -- "$b" "$build_dir/cmd/projd") ;;
+    *) cmd=("$build_dir/tests/projd-testpg" -- "$b") ;;
+  esac
+  echo
   echo "== $(basename "$b")"
-  if [[ "$(basename "$b")" == projd_coordination_bench ]]; then
-    "$b" "$build_dir/cmd/projd"  # starts its own server (50 workers need more connections)
-  elif [[ "$(basename "$b")" == projd_projection_bench ]]; then
-    "$build_dir/tests/projd-testpg" -- "$b" "$build_dir/cmd/projd"  # runs real workers
-  else
-    "$build_dir/tests/projd-testpg" -- "$b"
-  fi
+  echo "command: ${cmd[*]}"
+  start=$(date +%s)
+  "${cmd[@]}"
+  echo "($(( $(date +%s) - start )) s)"
 done

@@ -24,6 +24,9 @@ WorkerFleet::WorkerFleet(std::map<std::string, std::string> settings, std::strin
           {"PERSISTENCE_INTERVAL", "100ms"},
           {"PERSISTENCE_TIMEOUT", "500ms"},
           {"FORCE_PERSISTENCE_TIMEOUT", "5s"},
+          // A PostgreSQL outage opens the persistence breaker; with the default 60 s a worker
+          // would sit out a minute after every restart the tests make (docs/operations.md).
+          {"CIRCUIT_BREAKER_TIMEOUT", "2s"},
           {"SHUTDOWN_TIMEOUT", "5s"},
           {"BATCH_SIZE", "50"},
           {"PROJECTIONS", "stream_stats,noop"},

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -88,18 +89,27 @@ bool WaitSettled(pqxx::connection& c, int members, std::chrono::seconds bound) {
   return MillisUntil([&] { return Settled(c, members); }, bound) >= 0;
 }
 
-struct Counters {
-  std::int64_t transactions = 0;
-  std::int64_t statements = 0;  // every statement but this benchmark's own reads of the counters
-};
-
-Counters ReadCounters(pqxx::connection& c) {
+std::int64_t Transactions(pqxx::connection& c) {
   pqxx::nontransaction tx(c);
-  const auto r = tx.exec1(
-      "SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()),"
-      " (SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_%')");
-  return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>()};
+  return tx.exec1("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")[0]
+      .as<std::int64_t>();
 }
+
+// Statements since the last reset, by text, most frequent first (BEGIN/COMMIT included: they
+// are round trips too). This benchmark's own reads of the statistics are left out.
+std::vector<std::pair<std::string, std::int64_t>> Statements(pqxx::connection& c) {
+  pqxx::nontransaction tx(c);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  const auto rows = tx.exec(
+      "SELECT regexp_replace(query, '\\s+', ' ', 'g'), sum(calls)::bigint FROM pg_stat_statements"
+      " WHERE query NOT LIKE '%pg_stat_%' GROUP BY 1 ORDER BY 2 DESC");
+  for (const auto& r : rows) {
+    out.emplace_back(r[0].as<std::string>(), r[1].as<std::int64_t>());
+  }
+  return out;
+}
+
+void ResetStatements(pqxx::connection& c) { pqxx::nontransaction(c).exec0("SELECT pg_stat_statements_reset()"); }
 
 std::vector<int> ParseCounts(const char* text) {
   std::vector<int> out;
@@ -198,13 +208,17 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::this_thread::sleep_for(6s);  // let start-up traffic pass (a measurement window, not a wait)
-    const auto before = ReadCounters(conn);
+    const auto before = Transactions(conn);
+    ResetStatements(conn);
     const auto t0 = Clock::now();
     std::this_thread::sleep_for(30s);
-    const auto after = ReadCounters(conn);
+    const auto after = Transactions(conn);
+    const auto statements = Statements(conn);
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double tps = (after.transactions - before.transactions) / secs;
-    const double sps = (after.statements - before.statements) / secs;
+    const double tps = (after - before) / secs;
+    std::int64_t total = 0;
+    for (const auto& [q, n] : statements) total += n;
+    const double sps = total / secs;
     std::int64_t rss_sum = 0, rss_max = 0;
     for (auto& [n, w] : workers) {
       const auto kib = projd::bench::ResidentKiB(w->pid());
@@ -215,6 +229,10 @@ int main(int argc, char** argv) {
                 " (%.2f per worker) idle_rss_mib mean %.1f max %.1f\n",
                 idle_workers, tps, tps / idle_workers, sps, sps / idle_workers,
                 rss_sum / 1024.0 / idle_workers, rss_max / 1024.0);
+    for (std::size_t i = 0; i < statements.size() && i < 8; ++i) {
+      std::printf("  %7.2f/s per worker  %.90s\n", statements[i].second / secs / idle_workers,
+                  statements[i].first.c_str());
+    }
     for (auto& [n, w] : workers) w->Signal(SIGTERM);
     for (auto& [n, w] : workers) w->Wait(30s);
     workers.clear();

@@ -12,7 +12,8 @@ echo "revision: $(git describe --always --dirty 2>/dev/null || echo unknown)"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 echo "machine:  ${cpu:-unknown CPU}, $(nproc) cores, ${mem}, Linux $(uname -r)"
-echo "postgres: $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | head -1 | xargs -I{} {}/postgres --version)"
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+echo "postgres: $("${pg_bin:-/nonexistent}/postgres" --version 2>/dev/null || echo unknown)"
 
 benches=()
 for b in "$build_dir"/bench/projd_*_bench; do

@@ -24,10 +24,19 @@ bool HighWaterMarkFollower::Advance() {
       if (hwm_.mark() < before + window_ || obs.upper < before + window_) return true;
     }
   } catch (const TransientError& e) {
-    ++errors_;
-    last_error_ = e.what();
-    return false;
+    return Failed(e);
+  } catch (const InDoubtError& e) {
+    // The connection broke while the x2 transaction committed (it writes nothing, so its
+    // outcome does not matter): a failed round like any other. Before, this escaped the
+    // follower thread and terminated the worker (found by the fault suite).
+    return Failed(e);
   }
+}
+
+bool HighWaterMarkFollower::Failed(const std::exception& e) {
+  ++errors_;
+  last_error_ = e.what();
+  return false;
 }
 
 HighWaterMarkStatus HighWaterMarkFollower::Status() {
@@ -40,7 +49,7 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
     s.held = true;
     try {
       s.held_by = source_.OldestTransaction();
-    } catch (const TransientError&) {
+    } catch (const Error&) {
       // Diagnostics only: the status stays without the holder.
     }
   }

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "orchestrator/clock.h"
@@ -37,7 +38,8 @@ class HighWaterMarkFollower {
                         std::int64_t start = 0, std::int64_t window = kDefaultWindow);
 
   // Observes until H is stable. Returns true when it completed, false when an observation
-  // failed (see last_error(); the state is kept and the next call continues).
+  // failed or its outcome was in doubt (see last_error(); the state is kept and the next
+  // call continues).
   bool Advance();
 
   std::int64_t mark() const { return hwm_.mark(); }
@@ -48,6 +50,8 @@ class HighWaterMarkFollower {
   std::int64_t errors() const { return errors_; }
 
  private:
+  bool Failed(const std::exception& e);
+
   PositionSource& source_;
   const Clock& clock_;
   HighWaterMark hwm_;

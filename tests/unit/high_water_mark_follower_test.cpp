@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <utility>
 
 #include "orchestrator/errors.h"
 #include "orchestrator/high_water_mark_follower.h"
@@ -23,7 +24,11 @@ class ScriptedSource final : public projd::PositionSource {
     if (!next) throw projd::TransientError("connection lost");
     return *next;
   }
-  std::uint64_t NextXidBound() override { return next_xid; }
+  bool next_xid_in_doubt = false;  // the x2 transaction's commit loses the connection once
+  std::uint64_t NextXidBound() override {
+    if (std::exchange(next_xid_in_doubt, false)) throw projd::InDoubtError("connection lost while committing");
+    return next_xid;
+  }
   std::optional<projd::HoldingTransaction> OldestTransaction() override {
     projd::HoldingTransaction h;
     h.pid = 42;
@@ -66,6 +71,24 @@ TEST_CASE("the follower takes x2 for gaps past the grace and reports the holder"
   REQUIRE(status.held_by.has_value());
   CHECK(status.held_by->pid == 42);
   source.script = {projd::PositionObservation{10, {5}, 100}};  // the holder ended
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 10);
+}
+
+TEST_CASE("an x2 read whose commit is in doubt is a failed round, not the end of the follower", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.script = {projd::PositionObservation{10, {5}, 50}};
+  projd::HighWaterMarkFollower follower(source, clock, 1s);
+  CHECK(follower.Advance());
+  clock.Advance(2s);
+  source.next_xid_in_doubt = true;
+  CHECK_FALSE(follower.Advance());
+  CHECK(follower.errors() == 1);
+  CHECK_THAT(follower.last_error(), Catch::Contains("committing"));
+  CHECK(follower.mark() == 4);
+  CHECK(follower.Advance());  // x2 taken now; xmin 50 still holds the gap
+  source.script = {projd::PositionObservation{10, {5}, 100}};
   CHECK(follower.Advance());
   CHECK(follower.mark() == 10);
 }

@@ -125,7 +125,7 @@ int main() {
     const auto id_array = projd::pg::TextArray(ids);
     const auto one_array = projd::pg::IntArray(ones);
     for (int round = 0; round < 300; ++round) {
-      projd::TransactionalUnit unit{{Cp(7, 2000000 + round)}, [&](projd::TransactionHandle& h) {
+      projd::TransactionalUnit unit{{Cp(7, 2000000 + round)}, {}, [&](projd::TransactionHandle& h) {
                                       projd::pg::Work(h).exec_params0(
                                           "INSERT INTO bench_model AS m (id, n) SELECT * FROM unnest($1::text[], $2::bigint[])"
                                           " ON CONFLICT (id) DO UPDATE SET n = m.n + EXCLUDED.n",

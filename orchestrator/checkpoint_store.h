@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
@@ -25,10 +26,17 @@ struct WriteOutcome {
 // Read-model writes plus the checkpoints they reach, committed in one transaction.
 struct TransactionalUnit {
   std::vector<Checkpoint> checkpoints;
+  // For each checkpoint, the position its batch was read from: the unit applies only when
+  // every row is still there (compare-and-set). Empty: not checked.
+  std::vector<std::int64_t> from;
   std::function<void(TransactionHandle&)> apply;
 };
 
-enum class UnitOutcome { kCommitted, kFenced };
+// kCommitted: applied now, or every row already at its target (a retry of a unit whose
+// reply was lost). kFenced: a newer generation owns a row. kMoved: some row of this
+// generation is neither at `from` nor at the target (an earlier unit whose outcome was in
+// doubt did commit): nothing applied; re-read the positions before the next batch.
+enum class UnitOutcome { kCommitted, kFenced, kMoved };
 
 struct StampResult {
   std::vector<Checkpoint> taken;     // rows now stamped with the generation, with positions
@@ -43,7 +51,7 @@ class CheckpointStore {
   virtual WriteOutcome WriteBatch(std::span<const Checkpoint> batch, std::chrono::milliseconds timeout) = 0;
 
   // Runs unit.apply and the fenced checkpoint writes in one transaction within `timeout`.
-  // kFenced: some checkpoint was fenced and the whole unit rolled back.
+  // kFenced: some checkpoint was fenced and the whole unit rolled back. kMoved: see above.
   virtual UnitOutcome CommitUnit(const TransactionalUnit& unit, std::chrono::milliseconds timeout) = 0;
 
   // Takes partitions under `generation` for the given projections in one transaction:

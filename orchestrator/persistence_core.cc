@@ -68,6 +68,7 @@ std::string ToString(UnitResult r) {
   switch (r) {
     case UnitResult::kCommitted: return "committed";
     case UnitResult::kFenced: return "fenced";
+    case UnitResult::kMoved: return "moved";
     case UnitResult::kCircuitOpen: return "circuit_open";
     case UnitResult::kRejectedFull: return "rejected_full";
     case UnitResult::kFailed: return "failed";
@@ -429,6 +430,12 @@ ShutdownReport PersistenceCore::Shutdown() {
   return report;
 }
 
+std::vector<Checkpoint> PersistenceCore::ReadCheckpoints(const std::string& replica_set,
+                                                         const std::string& projection) {
+  std::lock_guard flush_lock(flush_mu_);
+  return store_.Read(replica_set, projection);
+}
+
 std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
   std::promise<UnitResult> promise;
   auto future = promise.get_future();
@@ -475,8 +482,11 @@ void PersistenceCore::UnitLoop() {
         const auto start = clock_.Now();
         bool ok = false;
         try {
-          result = store_.CommitUnit(q.unit, options_.timeout) == UnitOutcome::kCommitted ? UnitResult::kCommitted
-                                                                                            : UnitResult::kFenced;
+          switch (store_.CommitUnit(q.unit, options_.timeout)) {
+            case UnitOutcome::kCommitted: result = UnitResult::kCommitted; break;
+            case UnitOutcome::kFenced: result = UnitResult::kFenced; break;
+            case UnitOutcome::kMoved: result = UnitResult::kMoved; break;
+          }
           ok = true;
         } catch (const TransientError&) {
         } catch (const InDoubtError&) {

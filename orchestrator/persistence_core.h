@@ -104,7 +104,9 @@ std::string ToString(Trigger t);
 
 enum class FlushOutcome { kNothing, kSuccess, kFailure, kSkippedOpen };
 
-enum class UnitResult { kCommitted, kFenced, kCircuitOpen, kRejectedFull, kFailed, kShutDown };
+// kMoved: the unit's batch no longer starts where its checkpoints are (UnitOutcome::kMoved);
+// nothing was applied; the runner re-reads its positions (ReadCheckpoints).
+enum class UnitResult { kCommitted, kFenced, kMoved, kCircuitOpen, kRejectedFull, kFailed, kShutDown };
 std::string ToString(UnitResult r);
 
 struct ShutdownReport {
@@ -147,6 +149,10 @@ class PersistenceCore {
 
   // Commits a unit on the unit lane (in submission order, bounded in flight).
   std::future<UnitResult> SubmitUnit(TransactionalUnit unit);
+
+  // The stored checkpoints of a projection, read through the core's store (between
+  // flushes and units). Throws TransientError when the database is unreachable.
+  std::vector<Checkpoint> ReadCheckpoints(const std::string& replica_set, const std::string& projection);
 
   // True while runners should stop pulling events (durable progress lags too far).
   bool ShouldPause() const;

@@ -238,16 +238,17 @@ void ProjectionRunner::Loop() {
       partitions_of.push_back(e.partition);
       events.push_back(std::move(e.event));
     }
-    std::vector<Checkpoint> checkpoints;
+    Progress progress;
     for (const auto& [p, o] : owned) {
       const auto next = std::max(o.position, result.scanned_to);
       if (next != o.position) {
-        checkpoints.push_back({{options_.replica_set, name_, p}, next, o.generation, options_.worker_id});
+        progress.checkpoints.push_back({{options_.replica_set, name_, p}, next, o.generation, options_.worker_id});
+        progress.from.push_back(o.position);
       }
     }
 
     const Event poison = events.size() == 1 ? events.front() : Event{};
-    auto outcome = Deliver(events, checkpoints, replaying);
+    auto outcome = Deliver(events, progress, replaying);
     if (outcome == Delivery::kHandlerFailed) {
       ++handler_attempts_;
       if (handler_attempts_ >= policy_.max_attempts) {
@@ -260,7 +261,7 @@ void ProjectionRunner::Loop() {
           batch.unlock();
           continue;
         }
-        outcome = ApplyPolicy(poison, partitions_of.empty() ? 0 : partitions_of.front(), checkpoints);
+        outcome = ApplyPolicy(poison, partitions_of.empty() ? 0 : partitions_of.front(), progress);
         handler_attempts_ = 0;
         handler_backoff.Reset();
       }
@@ -276,12 +277,21 @@ void ProjectionRunner::Loop() {
       continue;
     }
     if (outcome == Delivery::kFenced) continue;
+    if (outcome == Delivery::kMoved) {
+      // A unit reported as failed (its commit was in doubt) had committed after all: this
+      // batch overlaps it. Nothing was applied; continue from the stored positions.
+      logger_.Warn("checkpoints moved since the batch was read (an earlier commit was in doubt and went through);"
+                   " re-reading positions",
+                   {{"projection", name_}});
+      if (!RefreshPositions() && !Pause(backoff.Next())) return;
+      continue;
+    }
     backoff.Reset();
     handler_backoff.Reset();
     handler_attempts_ = 0;
     batch_durations_.Observe(clock_.Now() - batch_started);
     std::lock_guard lock(mu_);
-    for (const auto& cp : checkpoints) {
+    for (const auto& cp : progress.checkpoints) {
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {
         it->second.position = std::max(it->second.position, cp.position);
       }
@@ -292,6 +302,24 @@ void ProjectionRunner::Loop() {
     if (replaying) status_.replayed += static_cast<std::int64_t>(events.size());
     ++status_.batches;
   }
+}
+
+bool ProjectionRunner::RefreshPositions() {
+  std::vector<Checkpoint> stored;
+  try {
+    stored = core_.ReadCheckpoints(options_.replica_set, name_);
+  } catch (const std::exception& e) {
+    Fail(std::string("re-read positions: ") + e.what());
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& cp : stored) {
+    // Under a newer generation the next unit is fenced and the partition handed over.
+    if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {
+      it->second.position = cp.position;
+    }
+  }
+  return true;
 }
 
 std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events) {
@@ -312,9 +340,10 @@ std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events)
 }
 
 ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector<DeadLetter>& letters,
-                                                               const std::vector<Checkpoint>& checkpoints) {
+                                                               const Progress& progress) {
   TransactionalUnit unit;
-  unit.checkpoints = checkpoints;
+  unit.checkpoints = progress.checkpoints;
+  unit.from = progress.from;
   unit.apply = [&](TransactionHandle& tx) { dead_letters_->Record(tx, letters); };
   const auto result = core_.SubmitUnit(std::move(unit)).get();
   if (result == UnitResult::kCommitted) {
@@ -323,17 +352,18 @@ ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector
     return Delivery::kDone;
   }
   if (result == UnitResult::kFenced) return Delivery::kFenced;
+  if (result == UnitResult::kMoved) return Delivery::kMoved;
   if (result == UnitResult::kShutDown) return Delivery::kShutDown;
   Fail("dead letters: unit " + ToString(result));
   return Delivery::kFailed;
 }
 
 ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, int partition,
-                                                         const std::vector<Checkpoint>& checkpoints) {
+                                                         const Progress& progress) {
   if (policy_.skip && dead_letters_) {
     const DeadLetter letter{options_.replica_set, name_, poison.global_position, poison.aggregate_id,
                             poison.event_type, false, handler_error_, policy_.max_attempts};
-    const auto outcome = CommitDeadLetters({letter}, checkpoints);
+    const auto outcome = CommitDeadLetters({letter}, progress);
     if (outcome == Delivery::kDone) {
       parked_.insert(poison.aggregate_id);
       logger_.Error("poison event skipped into the dead letters; later events of its aggregate are parked",
@@ -352,12 +382,12 @@ ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, in
   return Delivery::kFenced;  // nothing to advance; the loop reads the other partitions
 }
 
-ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
-                                                     const std::vector<Checkpoint>& checkpoints, bool replaying) {
+ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events, const Progress& progress,
+                                                     bool replaying) {
   auto parked = TakeParked(events);
   if (events.empty()) {
-    if (!parked.empty()) return CommitDeadLetters(parked, checkpoints);
-    for (const auto& cp : checkpoints) {
+    if (!parked.empty()) return CommitDeadLetters(parked, progress);
+    for (const auto& cp : progress.checkpoints) {
       if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
     }
     return Delivery::kDone;
@@ -365,7 +395,8 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
   handler_error_.clear();
   if (sink_.Transactional()) {
     TransactionalUnit unit;
-    unit.checkpoints = checkpoints;
+    unit.checkpoints = progress.checkpoints;
+    unit.from = progress.from;
     unit.apply = [&](TransactionHandle& tx) {
       try {
         sink_.Apply(events, tx);
@@ -384,6 +415,7 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
         }
         return Delivery::kDone;
       case UnitResult::kFenced: return Delivery::kFenced;  // the core reported each key to Fenced()
+      case UnitResult::kMoved: return Delivery::kMoved;
       case UnitResult::kShutDown: return Delivery::kShutDown;
       default: break;
     }
@@ -402,8 +434,8 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
                                             {"first_position", std::to_string(events.front().global_position)}});
     return Delivery::kHandlerFailed;
   }
-  if (!parked.empty()) return CommitDeadLetters(parked, checkpoints);
-  for (const auto& cp : checkpoints) {
+  if (!parked.empty()) return CommitDeadLetters(parked, progress);
+  for (const auto& cp : progress.checkpoints) {
     if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
   }
   return Delivery::kDone;

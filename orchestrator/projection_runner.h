@@ -108,15 +108,24 @@ class ProjectionRunner {
     std::int64_t position = 0;
     std::int64_t replay_until = 0;
   };
-  enum class Delivery { kDone, kFailed, kHandlerFailed, kFenced, kShutDown };
+  // kMoved: the stored checkpoints are not where the batch was read from; re-read them.
+  enum class Delivery { kDone, kFailed, kHandlerFailed, kFenced, kMoved, kShutDown };
+  // The checkpoints a batch reaches and, for each, the position it was read from: a unit
+  // commits only when the stored rows are still there (compare-and-set).
+  struct Progress {
+    std::vector<Checkpoint> checkpoints;
+    std::vector<std::int64_t> from;
+  };
 
   void Loop();
-  Delivery Deliver(std::vector<Event>& events, const std::vector<Checkpoint>& checkpoints, bool replaying);
+  Delivery Deliver(std::vector<Event>& events, const Progress& progress, bool replaying);
   // Splits events of parked aggregates off `events` into dead letters.
   std::vector<DeadLetter> TakeParked(std::vector<Event>& events);
   // The policy for one poison event (after isolation); returns the delivery outcome.
-  Delivery ApplyPolicy(const Event& poison, int partition, const std::vector<Checkpoint>& checkpoints);
-  Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const std::vector<Checkpoint>& checkpoints);
+  Delivery ApplyPolicy(const Event& poison, int partition, const Progress& progress);
+  Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const Progress& progress);
+  // Takes the stored positions of the owned partitions (after Delivery::kMoved).
+  bool RefreshPositions();
   void RefreshParked();
   bool SubmitCheckpoint(const Checkpoint& cp);
   void SetState(RunnerState s);

@@ -1,7 +1,9 @@
 #include "orchestrator/pg/pg_checkpoint_store.h"
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -11,6 +13,7 @@
 #include "orchestrator/pg/error_translation.h"
 #include "orchestrator/pg/pg_transaction.h"
 #include "orchestrator/pg/sql_array.h"
+#include "orchestrator/unit_check.h"
 
 namespace projd::pg {
 namespace {
@@ -170,18 +173,24 @@ UnitOutcome PgCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::ch
     pqxx::work tx(conn);
     SetDeadline(tx, timeout);
     const auto a = Arrays(unit.checkpoints);
-    bool behind = unit.checkpoints.empty();
-    std::map<std::pair<std::string, int>, std::pair<std::int64_t, std::int64_t>> current;  // gen, pos
-    for (const auto& r : tx.exec_params(kLockForUnitSql, TextArray(a.replica_sets), TextArray(a.projections),
-                                        IntArray(a.partitions))) {
-      current[{r[1].as<std::string>(), r[0].as<int>()}] = {r[2].as<std::int64_t>(), r[3].as<std::int64_t>()};
+    std::vector<std::optional<StoredPosition>> rows;
+    {
+      std::map<std::pair<std::string, int>, StoredPosition> current;
+      for (const auto& r : tx.exec_params(kLockForUnitSql, TextArray(a.replica_sets), TextArray(a.projections),
+                                          IntArray(a.partitions))) {
+        current[{r[1].as<std::string>(), r[0].as<int>()}] = {r[2].as<std::int64_t>(), r[3].as<std::int64_t>()};
+      }
+      for (const auto& cp : unit.checkpoints) {
+        const auto it = current.find({cp.key.projection, cp.key.partition});
+        rows.push_back(it == current.end() ? std::nullopt : std::optional<StoredPosition>(it->second));
+      }
     }
-    for (const auto& cp : unit.checkpoints) {
-      const auto it = current.find({cp.key.projection, cp.key.partition});
-      if (it != current.end() && it->second.first > cp.generation) return UnitOutcome::kFenced;  // rolls back
-      if (it == current.end() || it->second.first < cp.generation || it->second.second < cp.position) behind = true;
+    switch (CheckUnit(unit, rows)) {
+      case UnitCheck::kFenced: return UnitOutcome::kFenced;        // rolls back
+      case UnitCheck::kMoved: return UnitOutcome::kMoved;          // rolls back
+      case UnitCheck::kAlreadyCommitted: return UnitOutcome::kCommitted;
+      case UnitCheck::kApply: break;
     }
-    if (!behind) return UnitOutcome::kCommitted;  // a retry of a unit that had committed
     if (unit.apply) {
       PgTransactionHandle handle(tx);
       try {

@@ -113,7 +113,7 @@ TEST_CASE("a transactional unit commits its writes with its checkpoint, once", "
   db.Exec("CREATE TABLE model (n int)");
   PgCheckpointStore store(db.options());
   int applied = 0;
-  projd::TransactionalUnit unit{{Cp(3, 50, 1)}, [&](projd::TransactionHandle& h) {
+  projd::TransactionalUnit unit{{Cp(3, 50, 1)}, {}, [&](projd::TransactionHandle& h) {
                                   ++applied;
                                   projd::pg::Work(h).exec0("INSERT INTO model VALUES (1)");
                                 }};
@@ -124,15 +124,42 @@ TEST_CASE("a transactional unit commits its writes with its checkpoint, once", "
   CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);
 
   store.Stamp("rs", {"proj"}, {3}, 2, "new");
-  projd::TransactionalUnit zombie{{Cp(3, 60, 1)}, [&](projd::TransactionHandle& h) {
+  projd::TransactionalUnit zombie{{Cp(3, 60, 1)}, {}, [&](projd::TransactionHandle& h) {
                                     projd::pg::Work(h).exec0("INSERT INTO model VALUES (2)");
                                   }};
   CHECK(store.CommitUnit(zombie, 5s) == projd::UnitOutcome::kFenced);
   CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);  // rolled back with the fence
   CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 3") == 50);
 
-  projd::TransactionalUnit poison{{Cp(4, 1, 1)}, [](projd::TransactionHandle&) { throw std::runtime_error("bad event"); }};
+  projd::TransactionalUnit poison{{Cp(4, 1, 1)}, {}, [](projd::TransactionHandle&) { throw std::runtime_error("bad event"); }};
   CHECK_THROWS_AS(store.CommitUnit(poison, 5s), projd::PermanentError);
+}
+
+TEST_CASE("a unit whose batch no longer starts at the stored position applies nothing (compare-and-set)",
+          "[pg][checkpoints][units]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (n int)");
+  PgCheckpointStore store(db.options());
+  const auto insert = [](int n) {
+    return [n](projd::TransactionHandle& h) { projd::pg::Work(h).exec0("INSERT INTO model VALUES (" + std::to_string(n) + ")"); };
+  };
+  store.Stamp("rs", {"proj"}, {1, 2}, 1, "w");
+  // Unit 1 (0 -> 100 on both partitions) commits, but its runner heard "in doubt".
+  projd::TransactionalUnit first{{Cp(1, 100, 1), Cp(2, 100, 1)}, {0, 0}, insert(1)};
+  CHECK(store.CommitUnit(first, 5s) == projd::UnitOutcome::kCommitted);
+  // The runner read again from 0, further this time: applying would repeat (0, 100].
+  projd::TransactionalUnit wider{{Cp(1, 150, 1), Cp(2, 150, 1)}, {0, 0}, insert(2)};
+  CHECK(store.CommitUnit(wider, 5s) == projd::UnitOutcome::kMoved);
+  // One partition moved, the other not: still moved, nothing applied.
+  projd::TransactionalUnit mixed{{Cp(1, 150, 1), Cp(2, 150, 1)}, {100, 0}, insert(3)};
+  CHECK(store.CommitUnit(mixed, 5s) == projd::UnitOutcome::kMoved);
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);
+  // The same unit again is recognised as committed; from the stored positions it applies.
+  CHECK(store.CommitUnit(first, 5s) == projd::UnitOutcome::kCommitted);
+  projd::TransactionalUnit next{{Cp(1, 150, 1), Cp(2, 150, 1)}, {100, 100}, insert(4)};
+  CHECK(store.CommitUnit(next, 5s) == projd::UnitOutcome::kCommitted);
+  CHECK(db.Scalar<std::string>("SELECT string_agg(n::text, ',' ORDER BY n) FROM model") == "1,4");
+  CHECK(db.Scalar<std::int64_t>("SELECT min(position) FROM projd_checkpoints") == 150);
 }
 
 TEST_CASE("the persistence core over Postgres: submits, barrier, shutdown drain", "[pg][checkpoints][persistence]") {

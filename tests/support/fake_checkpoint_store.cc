@@ -1,8 +1,15 @@
 #include "tests/support/fake_checkpoint_store.h"
 
+#include <optional>
+#include <vector>
+
 #include "orchestrator/errors.h"
+#include "orchestrator/unit_check.h"
 
 namespace projd::testing {
+namespace {
+class NullTransactionHandle final : public TransactionHandle {};
+}  // namespace
 
 void FakeCheckpointStore::Script(std::initializer_list<Behaviour> b) {
   std::lock_guard lock(mu_);
@@ -64,12 +71,24 @@ UnitOutcome FakeCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::
   ++units_;
   if (b == Behaviour::kTransient) throw TransientError("fake: connection refused");
   if (b == Behaviour::kHang) throw InDoubtError("fake: no reply within the deadline");
+  std::vector<std::optional<StoredPosition>> rows;
   for (const auto& cp : unit.checkpoints) {
-    if (auto it = rows_.find(cp.key); it != rows_.end() && it->second.generation > cp.generation) {
-      return UnitOutcome::kFenced;
-    }
+    const auto it = rows_.find(cp.key);
+    rows.push_back(it == rows_.end() ? std::nullopt
+                                     : std::optional<StoredPosition>({it->second.generation, it->second.position}));
+  }
+  switch (CheckUnit(unit, rows)) {
+    case UnitCheck::kFenced: return UnitOutcome::kFenced;
+    case UnitCheck::kMoved: return UnitOutcome::kMoved;
+    case UnitCheck::kAlreadyCommitted: return UnitOutcome::kCommitted;
+    case UnitCheck::kApply: break;
+  }
+  if (unit.apply) {
+    NullTransactionHandle handle;
+    unit.apply(handle);
   }
   for (const auto& cp : unit.checkpoints) Apply(cp);
+  if (b == Behaviour::kCommittedReplyLost) throw InDoubtError("fake: connection lost while committing");
   return UnitOutcome::kCommitted;
 }
 

@@ -333,7 +333,7 @@ TEST_CASE("transactional units commit in order on the lane and report fencing", 
   PersistenceCore core(store, clock, Options());
   core.Start();
   std::atomic<int> applied{0};
-  projd::TransactionalUnit unit{{Cp(1, 10)}, [&](projd::TransactionHandle&) { ++applied; }};
+  projd::TransactionalUnit unit{{Cp(1, 10)}, {}, [&](projd::TransactionHandle&) { ++applied; }};
   CHECK(core.SubmitUnit(unit).get() == UnitResult::kCommitted);
   store.StampGeneration(Key(1), 5);
   CHECK(core.SubmitUnit(unit).get() == UnitResult::kFenced);

@@ -21,11 +21,14 @@ using projd::testing::WaitFor;
 
 namespace {
 
-// An async sink that records what it saw and can be made to hang until released.
+// A sink that records what it saw and can be made to hang until released; async unless
+// made transactional (then it records in Apply, inside the unit).
 class RecordingSink final : public projd::BatchSink {
  public:
+  bool transactional = false;
   std::string Name() const override { return "recorder"; }
-  bool Transactional() const override { return false; }
+  bool Transactional() const override { return transactional; }
+  void Apply(std::span<const Event> batch, projd::TransactionHandle&) override { Handle(batch, false); }
   void Handle(std::span<const Event> batch, bool replaying) override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !hang_; });
@@ -72,7 +75,9 @@ struct Fixture {
   projd::testing::FakeEventReader* reader = nullptr;
   std::unique_ptr<projd::ProjectionRunner> runner;
 
-  Fixture() {
+  explicit Fixture(bool transactional = false) {
+    sink.transactional = transactional;
+    if (transactional) core.Start();  // the unit lane
     auto r = std::make_unique<projd::testing::FakeEventReader>();
     reader = r.get();
     projd::RunnerOptions o;
@@ -148,4 +153,20 @@ TEST_CASE("events up to a partition's replay mark are handed over as a replay, l
   CHECK(f.sink.replayed() == std::vector<std::int64_t>{1, 2, 3, 4, 5});
   CHECK(f.sink.fresh() == std::vector<std::int64_t>{6, 7, 8, 9, 10});
   CHECK(f.runner->Status().replayed == 5);
+}
+
+TEST_CASE("a unit reported in doubt that had committed is not applied again by a wider batch", "[runner][units]") {
+  // The batch (0, 3] commits but the reply is lost; by the retry the mark moved to 12, so
+  // the runner reads (0, 5]: the store sees the row at 3, not at 0, and refuses (moved); the
+  // runner re-reads its position and goes on from 3. Before, (0, 3] was applied twice.
+  Fixture f(/*transactional=*/true);
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  f.store.Script({projd::testing::FakeCheckpointStore::Behaviour::kCommittedReplyLost});
+  f.mark.Publish(3);
+  f.Take();
+  REQUIRE(WaitFor([&] { return f.store.units() >= 1 && f.runner->Status().errors >= 1; }, 5s));
+  f.mark.Publish(12);
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp && f.runner->Status().min_position == 12; }, 5s));
+  const auto seen = f.sink.fresh();
+  CHECK(seen == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
 }

@@ -33,9 +33,9 @@ struct TransactionalUnit {
 };
 
 // kCommitted: applied now, or every row already at its target (a retry of a unit whose
-// reply was lost). kFenced: a newer generation owns a row. kMoved: some row of this
-// generation is neither at `from` nor at the target (an earlier unit whose outcome was in
-// doubt did commit): nothing applied; re-read the positions before the next batch.
+// reply was lost). kFenced: a newer generation owns a row. kMoved: not every row is at its
+// target and some row of this generation is not at `from` (an earlier unit whose outcome
+// was in doubt did commit): nothing applied; re-read the positions before the next batch.
 enum class UnitOutcome { kCommitted, kFenced, kMoved };
 
 struct StampResult {

@@ -15,16 +15,15 @@ struct StoredPosition {
   std::int64_t position = 0;
 };
 
-enum class UnitCheck { kApply, kAlreadyCommitted, kFenced, kMoved };
-
-// `rows[i]` is the stored row of unit.checkpoints[i] (nullopt: no row yet).
+// `rows[i]` is the stored row of unit.checkpoints[i] (nullopt: no row yet). Returns the
+// outcome when the unit must not be applied, nullopt when it may:
 //  - a row of a newer generation: kFenced;
-//  - every row of this generation at its target: kAlreadyCommitted (a retried unit whose
-//    reply was lost);
+//  - every row of this generation at its target: kCommitted (a retried unit whose reply
+//    was lost);
 //  - otherwise, with unit.from given, any row of this generation that is not at its `from`:
 //    kMoved (an earlier unit whose outcome was in doubt moved it; applying this batch would
-//    repeat events);
-//  - otherwise kApply.
-UnitCheck CheckUnit(const TransactionalUnit& unit, const std::vector<std::optional<StoredPosition>>& rows);
+//    repeat events).
+std::optional<UnitOutcome> CheckUnit(const TransactionalUnit& unit,
+                                     const std::vector<std::optional<StoredPosition>>& rows);
 
 }  // namespace projd

@@ -185,12 +185,7 @@ UnitOutcome PgCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::ch
         rows.push_back(it == current.end() ? std::nullopt : std::optional<StoredPosition>(it->second));
       }
     }
-    switch (CheckUnit(unit, rows)) {
-      case UnitCheck::kFenced: return UnitOutcome::kFenced;        // rolls back
-      case UnitCheck::kMoved: return UnitOutcome::kMoved;          // rolls back
-      case UnitCheck::kAlreadyCommitted: return UnitOutcome::kCommitted;
-      case UnitCheck::kApply: break;
-    }
+    if (const auto outcome = CheckUnit(unit, rows)) return *outcome;  // nothing applied; rolls back
     if (unit.apply) {
       PgTransactionHandle handle(tx);
       try {

@@ -77,12 +77,7 @@ UnitOutcome FakeCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::
     rows.push_back(it == rows_.end() ? std::nullopt
                                      : std::optional<StoredPosition>({it->second.generation, it->second.position}));
   }
-  switch (CheckUnit(unit, rows)) {
-    case UnitCheck::kFenced: return UnitOutcome::kFenced;
-    case UnitCheck::kMoved: return UnitOutcome::kMoved;
-    case UnitCheck::kAlreadyCommitted: return UnitOutcome::kCommitted;
-    case UnitCheck::kApply: break;
-  }
+  if (const auto outcome = CheckUnit(unit, rows)) return *outcome;
   if (unit.apply) {
     NullTransactionHandle handle;
     unit.apply(handle);

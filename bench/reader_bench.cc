@@ -14,8 +14,11 @@
 
 #include "bench/raw_scan.h"
 #include "bench/seeded_stream.h"
+#include "orchestrator/clock.h"
+#include "orchestrator/high_water_mark_follower.h"
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/pg/pg_position_source.h"
 
 namespace {
 
@@ -50,6 +53,74 @@ ReaderFigure Reader(const projd::pg::ConnectionOptions& db, int batch, int owned
   return {n / secs, secs, n};
 }
 
+// The read path as a follower uses it: the high-water mark advanced before every batch
+// (one observation statement each), then the batch up to it. Every partition.
+ReaderFigure FollowingReader(const projd::pg::ConnectionOptions& db, int batch) {
+  projd::SystemClock clock;
+  projd::pg::PgPositionSource source(db);
+  projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(2000));
+  projd::pg::PgEventReader reader(db);
+  projd::ReadRequest req;
+  req.partition_count = 64;
+  for (int p = 0; p < 64; ++p) req.after[p] = 0;
+  req.limit = batch;
+  std::int64_t n = 0;
+  const auto start = Clock::now();
+  while (true) {
+    if (!follower.Advance()) std::fprintf(stderr, "follower: %s\n", follower.last_error().c_str());
+    req.high_water_mark = follower.mark();
+    const auto b = reader.ReadBatch(req);
+    n += static_cast<std::int64_t>(b.events.size());
+    for (auto& [p, a] : req.after) a = b.scanned_to;
+    if (static_cast<int>(b.events.size()) < batch) break;
+  }
+  const double secs = Seconds(start);
+  return {n / secs, secs, n};
+}
+
+// How long a follower takes to reach the end of the stream from position 0 (any stored
+// proven mark is forgotten first).
+double FollowerCatchUp(const projd::pg::ConnectionOptions& db) {
+  {
+    auto conn = projd::pg::Connect(db);
+    pqxx::nontransaction(*conn).exec0(
+        "DO $$ BEGIN IF to_regclass('projd_proven_marks') IS NOT NULL THEN DELETE FROM projd_proven_marks;"
+        " END IF; END $$");
+  }
+  projd::SystemClock clock;
+  projd::pg::PgPositionSource source(db);
+  projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(2000));
+  const auto start = Clock::now();
+  follower.Advance();
+  return Seconds(start);
+}
+
+// `gaps` rolled-back positions among committed ones in a schema of their own; the seconds
+// a follower with GAP_GRACE 0 takes to prove them all and reach the top.
+double ProveGaps(const std::string& url, int gaps) {
+  const projd::pg::ConnectionOptions db{url, "bench_gaps", "projd-bench"};
+  projd::bench::PrepareSeededStream(db, 0);
+  pqxx::connection c(url);
+  pqxx::nontransaction(c).exec0("TRUNCATE bench_gaps.events RESTART IDENTITY");
+  for (int i = 0; i < gaps; ++i) {
+    const std::string insert =
+        "INSERT INTO bench_gaps.events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
+        " VALUES ('b', 't', 'g" + std::to_string(i) + "', 1, 'E')";
+    pqxx::work rolled_back(c);
+    rolled_back.exec0(insert);
+    rolled_back.abort();
+    pqxx::work kept(c);
+    kept.exec0(insert);
+    kept.commit();
+  }
+  projd::SystemClock clock;
+  projd::pg::PgPositionSource source(db);
+  projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(0));
+  const auto start = Clock::now();
+  while (follower.mark() < 2 * gaps) follower.Advance();
+  return Seconds(start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,6 +146,15 @@ int main(int argc, char** argv) {
     const auto reader = Reader(db, batch, 64, events);
     std::printf("%-8d %14.0f %14.0f %7.2f\n", batch, raw, reader.rate, reader.rate / raw);
   }
+  std::printf("%-8s %14s %14s %7s   (H advanced before every batch)\n", "batch", "raw events/s", "following ev/s",
+              "ratio");
+  for (int batch : {100, 1000}) {
+    const double raw = RawScan(db, batch, events);
+    const auto following = FollowingReader(db, batch);
+    std::printf("%-8d %14.0f %14.0f %7.2f\n", batch, raw, following.rate, following.rate / raw);
+  }
+  std::printf("a fresh follower from 0 to %lld: %.3f s\n", static_cast<long long>(events), FollowerCatchUp(db));
+  std::printf("proving 1000 rolled-back positions (GAP_GRACE 0): %.3f s\n", ProveGaps(url, 1000));
   const auto all = Reader(db, 1000, 64, events);
   const auto quarter = Reader(db, 1000, 16, events);
   std::printf("16 of 64 partitions: %.2f s for %lld events; 64 of 64: %.2f s for %lld events; time ratio %.2f\n",

@@ -5,6 +5,7 @@
 namespace projd {
 
 std::int64_t HighWaterMark::Observe(const PositionObservation& obs, TimePoint now) {
+  const std::uint64_t observation = ++observations_;
   if (obs.upper <= mark_) return mark_;
   // Gaps within the examined range that are no longer missing have filled: read them.
   for (auto it = gaps_.begin(); it != gaps_.end() && it->first <= obs.upper;) {
@@ -17,28 +18,56 @@ std::int64_t HighWaterMark::Observe(const PositionObservation& obs, TimePoint no
   std::optional<std::int64_t> blocked_at;
   for (const std::int64_t p : obs.missing) {
     if (p <= mark_) continue;
-    GapInfo& gap = gaps_.try_emplace(p, GapInfo{p, now, std::nullopt, false}).first->second;
-    // xmin >= x2: every transaction that had an id when x2 was taken has ended, and p is
-    // still absent, so p is permanent.
-    if (gap.proof_xid && obs.snapshot_xmin >= *gap.proof_xid) gap.proven = true;
+    GapInfo& gap = gaps_.try_emplace(p, GapInfo{p, now, observation, std::nullopt, false, false}).first->second;
+    // Its writers had all ended before this snapshot was taken, and p is still absent.
+    if (gap.writers_ended) gap.proven = true;
+    // Writers are recorded only for a gap seen by an earlier statement: its position was
+    // allocated before this statement started, so its writer held the lock by then.
+    if (obs.writers && gap.first_observation < observation) TrackWriters(gap, *obs.writers, now);
     if (!gap.proven && !blocked_at) blocked_at = p;
   }
   mark_ = std::max(mark_, blocked_at ? *blocked_at - 1 : obs.upper);
-  gaps_.erase(gaps_.begin(), gaps_.upper_bound(mark_));
+  DropBelowMark();
   return mark_;
 }
 
-bool HighWaterMark::NeedsXidBound(TimePoint now) const {
-  for (const auto& [p, g] : gaps_) {
-    if (!g.proven && !g.proof_xid && now - g.first_seen >= grace_) return true;
+void HighWaterMark::TrackWriters(GapInfo& gap, const std::vector<WriteLockHolder>& holders,
+                                 TimePoint now) const {
+  if (gap.proven || gap.writers_ended || now - gap.first_seen < grace_) return;
+  std::set<WriteLockHolder> still;
+  for (const auto& h : holders) {
+    // The first record takes every holder; later ones keep the members still holding. A
+    // prepared holder may be a member that changed its id when it prepared.
+    if (!gap.writers || h.prepared || gap.writers->count(h)) still.insert(h);
   }
-  return false;
+  gap.writers = std::move(still);
+  gap.writers_ended = gap.writers->empty();
 }
 
-void HighWaterMark::RecordXidBound(std::uint64_t xid_bound, TimePoint now) {
-  for (auto& [p, g] : gaps_) {
-    if (!g.proven && !g.proof_xid && now - g.first_seen >= grace_) g.proof_xid = xid_bound;
+void HighWaterMark::DropBelowMark() {
+  const auto end = gaps_.upper_bound(mark_);
+  for (auto it = gaps_.begin(); it != end; ++it) {
+    if (it->second.proven) ++passed_proven_;
   }
+  gaps_.erase(gaps_.begin(), end);
+}
+
+bool HighWaterMark::NeedsWriters(TimePoint now) const {
+  return std::any_of(gaps_.begin(), gaps_.end(), [&](const auto& entry) {
+    const GapInfo& g = entry.second;
+    return !g.proven && !g.writers_ended && now - g.first_seen >= grace_;
+  });
+}
+
+bool HighWaterMark::ProofDue() const {
+  return std::any_of(gaps_.begin(), gaps_.end(),
+                     [](const auto& entry) { return entry.second.writers_ended && !entry.second.proven; });
+}
+
+void HighWaterMark::Raise(std::int64_t proven) {
+  if (proven <= mark_) return;
+  mark_ = proven;
+  gaps_.erase(gaps_.begin(), gaps_.upper_bound(mark_));
 }
 
 std::vector<GapInfo> HighWaterMark::gaps() const {

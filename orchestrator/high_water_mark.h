@@ -1,30 +1,46 @@
-// HighWaterMark: the decision logic behind gap-safe reading (design section 4).
+// HighWaterMark: the decision logic behind gap-safe reading (design section 4,
+// docs/reading.md "The high-water mark H").
 //
 // H is the highest position such that every position <= H is either visible (committed)
 // or proven never to appear. Readers read only positions <= H.
 //
 // A position p that is missing (handed out by the sequence, or below a visible one, but
-// not visible) is first seen at t1. Once GAP_GRACE has passed, the owner records x2, a
-// transaction id above every id assigned so far (RecordXidBound). An observation whose
-// snapshot xmin >= x2 while p is still absent proves p permanent: every transaction that
-// could write p has ended. Only then may H pass p. A gap that fills is simply read. There
-// is no timeout-based skipping.
+// not visible) is first seen by some observation. Once GAP_GRACE has passed, a LATER
+// observation records the writers W of p: the transactions that hold a granted
+// RowExclusiveLock on the events table at that moment. Every writer of events takes that
+// lock before its INSERT allocates a position and keeps it until its transaction ends, so
+// p's writer has either ended already or is in W. Once an observation sees that no member
+// of W still holds the lock, a LATER observation (a snapshot taken after all of W ended)
+// that still misses p proves p permanent, and only then may H pass p. A gap that fills is
+// simply read. There is no timeout-based skipping, and transactions that never took a
+// write lock on events (readers, pg_dump, other databases) are never waited for.
 //
-// Why not x2 = pg_snapshot_xmax: a snapshot's xmax is latestCompletedXid + 1, and a
-// transaction that was assigned an id above it is running but invisible to that bound (the
-// concurrent-writers test caught exactly this). The bound must come from the xid counter.
+// A prepared (two-phase) transaction changes its virtual transaction id when it prepares,
+// so a prepared holder is treated as a member of every W: a gap waits for every prepared
+// transaction that holds a write lock on events.
 //
-// Each Observe() call takes ONE observation made by ONE statement (one snapshot).
-// Pure logic driven by the caller's clock; not thread-safe (one owner).
+// Each Observe() call takes ONE observation made by ONE statement (one snapshot; the lock
+// holders are read after the snapshot was taken). Pure logic driven by the caller's clock;
+// not thread-safe (one owner).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace projd {
+
+// A transaction holding a granted RowExclusiveLock on the events table.
+struct WriteLockHolder {
+  std::string vxid;       // pg_locks.virtualtransaction
+  bool prepared = false;  // a prepared transaction (no backend)
+  bool operator<(const WriteLockHolder& o) const { return vxid < o.vxid; }
+  bool operator==(const WriteLockHolder& o) const { return vxid == o.vxid; }
+};
 
 // What one statement saw above the current mark H.
 struct PositionObservation {
@@ -33,14 +49,19 @@ struct PositionObservation {
   std::int64_t upper = 0;
   // Positions in (H, upper] that are not visible in the snapshot, ascending.
   std::vector<std::int64_t> missing;
-  std::uint64_t snapshot_xmin = 0;  // pg_snapshot_xmin of the statement's snapshot
+  // The write-lock holders on events, read after the snapshot; present only when the
+  // observation was asked for them (HighWaterMark::NeedsWriters).
+  std::optional<std::vector<WriteLockHolder>> writers;
 };
 
 struct GapInfo {
   std::int64_t position = 0;
   std::chrono::steady_clock::time_point first_seen;
-  std::optional<std::uint64_t> proof_xid;   // x2, recorded once the grace period passed
-  bool proven = false;                      // proven permanent; H passes it when reached
+  std::uint64_t first_observation = 0;
+  // W: the writers recorded once the grace passed, shrunk to those still holding.
+  std::optional<std::set<WriteLockHolder>> writers;
+  bool writers_ended = false;  // every member of W had ended at some observation
+  bool proven = false;         // proven permanent; H passes it when reached
 };
 
 class HighWaterMark {
@@ -50,17 +71,23 @@ class HighWaterMark {
   HighWaterMark(std::int64_t start, std::chrono::milliseconds gap_grace)
       : mark_(start), grace_(gap_grace) {}
 
-  // Applies one observation made at `now` (relative to mark() when it was taken); returns
+  // Applies one observation made at `now`, relative to mark() when it was taken; returns
   // the new H, never lower than before.
   std::int64_t Observe(const PositionObservation& obs, TimePoint now);
 
-  // True when some open gap has passed GAP_GRACE and still needs its x2.
-  bool NeedsXidBound(TimePoint now) const;
-  // Records x2 (an id above every transaction id assigned before this call) for every open
-  // gap that has passed GAP_GRACE and has none yet.
-  void RecordXidBound(std::uint64_t xid_bound, TimePoint now);
+  // True when the next observation should include the write-lock holders: some open gap
+  // has passed GAP_GRACE and its proof is not complete.
+  bool NeedsWriters(TimePoint now) const;
+  // True when some gap's writers have all ended: the next observation decides it, so the
+  // caller should observe again at once.
+  bool ProofDue() const;
+  // Moves H up to `proven` (a mark proven earlier, e.g. persisted) when it is higher;
+  // forgets the gaps below it.
+  void Raise(std::int64_t proven);
 
   std::int64_t mark() const { return mark_; }
+  // Number of proven-permanent positions H has passed since construction.
+  std::int64_t passed_proven() const { return passed_proven_; }
   // Open gaps above H that are not proven permanent, ascending.
   std::vector<GapInfo> gaps() const;
   std::size_t open_gaps() const { return gaps().size(); }
@@ -70,8 +97,13 @@ class HighWaterMark {
   std::optional<GapInfo> blocking_gap() const;
 
  private:
+  void TrackWriters(GapInfo& gap, const std::vector<WriteLockHolder>& holders, TimePoint now) const;
+  void DropBelowMark();
+
   std::int64_t mark_;
   std::chrono::milliseconds grace_;
+  std::uint64_t observations_ = 0;
+  std::int64_t passed_proven_ = 0;
   std::map<std::int64_t, GapInfo> gaps_;  // missing positions > mark_
 };
 

@@ -7,30 +7,62 @@ namespace projd {
 HighWaterMarkFollower::HighWaterMarkFollower(PositionSource& source, const Clock& clock,
                                              std::chrono::milliseconds gap_grace, std::int64_t start,
                                              std::int64_t window)
-    : source_(source), clock_(clock), hwm_(start, gap_grace), window_(window) {}
+    : source_(source), clock_(clock), hwm_(start, gap_grace), start_(start), window_(window) {}
 
 bool HighWaterMarkFollower::Advance() {
   try {
-    while (true) {
-      const std::int64_t before = hwm_.mark();
-      const auto obs = source_.Observe(before, window_);
-      hwm_.Observe(obs, clock_.Now());
-      if (hwm_.NeedsXidBound(clock_.Now())) {
-        // x2 for the gaps past their grace; the next observation may already prove them.
-        hwm_.RecordXidBound(source_.NextXidBound(), clock_.Now());
-        hwm_.Observe(source_.Observe(hwm_.mark(), window_), clock_.Now());
-      }
-      // Another window only when this one was full and H reached its end.
-      if (hwm_.mark() < before + window_ || obs.upper < before + window_) return true;
-    }
-  } catch (const TransientError& e) {
-    return Failed(e);
-  } catch (const InDoubtError& e) {
-    // The connection broke while the x2 transaction committed (it writes nothing, so its
-    // outcome does not matter): a failed round like any other. Before, this escaped the
-    // follower thread and terminated the worker (found by the fault suite).
+    if (!loaded_) LoadStoredMark();
+    ObserveUntilStable();
+    StoreIfDue();
+    return true;
+  } catch (const Error& e) {
+    // Transient (outage), in doubt (a lost connection while committing the store of the
+    // mark, which is monotonic and may be repeated) or permanent (permissions, a read-only
+    // server): a failed round; the state is kept and the next call continues. Before,
+    // anything but TransientError escaped the follower thread and ended the worker.
     return Failed(e);
   }
+}
+
+void HighWaterMarkFollower::LoadStoredMark() {
+  try {
+    stored_mark_ = source_.LoadProvenMark();
+  } catch (const PermanentError& e) {
+    // No readable stored mark (a role without access, a schema before migration 0008):
+    // follow from `start` and never store.
+    loaded_ = true;
+    Failed(e);
+    return;
+  }
+  loaded_ = true;
+  may_store_ = start_ <= stored_mark_;
+  hwm_.Raise(stored_mark_);
+  stored_passed_proven_ = hwm_.passed_proven();
+  stored_at_ = clock_.Now();
+}
+
+void HighWaterMarkFollower::ObserveUntilStable() {
+  int proof_rounds = 0;
+  while (true) {
+    const std::int64_t before = hwm_.mark();
+    const auto with = hwm_.NeedsWriters(clock_.Now()) ? WithWriters::kYes : WithWriters::kNo;
+    const auto obs = source_.Observe(before, window_, with);
+    hwm_.Observe(obs, clock_.Now());
+    // Some gap's writers all ended: a snapshot taken from now on decides it.
+    if (hwm_.ProofDue() && ++proof_rounds <= kMaxProofRounds) continue;
+    // Another window only when this one was full and H reached its end.
+    if (hwm_.mark() < before + window_ || obs.upper < before + window_) return;
+  }
+}
+
+void HighWaterMarkFollower::StoreIfDue() {
+  if (!may_store_ || hwm_.mark() <= stored_mark_) return;
+  const bool proved = hwm_.passed_proven() > stored_passed_proven_;
+  if (!proved && clock_.Now() - stored_at_ < kStoreEvery) return;
+  source_.SaveProvenMark(hwm_.mark());
+  stored_mark_ = hwm_.mark();
+  stored_passed_proven_ = hwm_.passed_proven();
+  stored_at_ = clock_.Now();
 }
 
 bool HighWaterMarkFollower::Failed(const std::exception& e) {
@@ -45,10 +77,11 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
   s.open_gaps = hwm_.open_gaps();
   s.oldest_gap_age = hwm_.OldestGapAge(clock_.Now());
   s.errors = errors_;
-  if (const auto gap = hwm_.blocking_gap(); gap && gap->proof_xid && !gap->proven) {
+  s.stored_mark = stored_mark_;
+  if (const auto gap = hwm_.blocking_gap(); gap && gap->writers && !gap->writers_ended) {
     s.held = true;
     try {
-      s.held_by = source_.OldestTransaction();
+      s.held_by = source_.OldestWriter({gap->writers->begin(), gap->writers->end()});
     } catch (const Error&) {
       // Diagnostics only: the status stays without the holder.
     }

@@ -1,16 +1,23 @@
 // HighWaterMarkFollower: keeps the high-water mark H current from a PositionSource.
 //
 // Advance() observes window after window until H stops moving (catching up a long stream
-// takes several windows), and is supervised: a failing observation (database outage,
-// broken connection) is counted, logged by the caller through last_error(), and the next
-// Advance() starts again from the kept state. It never throws for TransientError, so the
-// loop that calls it never dies silently. Not thread-safe: one owner; publish mark() to
-// other threads yourself.
+// takes several windows), asking for the write-lock holders only while a gap older than
+// GAP_GRACE awaits its proof, and observing again at once when a gap's writers have all
+// ended. The first Advance() starts H at the proven mark stored by any process (when that
+// is above `start`), and H is stored again as it moves on, so a restart neither re-proves
+// history nor waits on live transactions for old gaps. A follower started above the stored
+// mark (`projd read --from N`) never stores: its start was not proven.
+//
+// Supervised: a failing database call (outage, broken connection, a permission or other
+// permanent error) is counted, reported through last_error(), and the next Advance()
+// continues from the kept state; it never throws a projd::Error. Not thread-safe: one
+// owner; publish mark() to other threads yourself.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "orchestrator/clock.h"
@@ -23,41 +30,56 @@ struct HighWaterMarkStatus {
   std::int64_t mark = 0;
   std::size_t open_gaps = 0;
   std::chrono::milliseconds oldest_gap_age{0};
-  std::int64_t errors = 0;  // failed observations since start (each one restarted the loop)
-  // The mark waits on a live transaction: the lowest gap outlived GAP_GRACE and its proof
-  // (every transaction older than it ended) is pending. held_by names the oldest one.
+  std::int64_t errors = 0;  // failed database calls since start (each one restarted the round)
+  // The mark waits on a live writer: the lowest gap outlived GAP_GRACE and some writer of
+  // events that held its write lock when the proof started is still running. held_by
+  // names the oldest of them.
   bool held = false;
   std::optional<HoldingTransaction> held_by;
+  std::int64_t stored_mark = 0;  // the proven mark last read from or written to the database
 };
 
 class HighWaterMarkFollower {
  public:
   static constexpr std::int64_t kDefaultWindow = 100'000;
+  // How often a moving mark is stored when no gap was proven meanwhile.
+  static constexpr std::chrono::seconds kStoreEvery{10};
 
   HighWaterMarkFollower(PositionSource& source, const Clock& clock, std::chrono::milliseconds gap_grace,
                         std::int64_t start = 0, std::int64_t window = kDefaultWindow);
 
-  // Observes until H is stable. Returns true when it completed, false when an observation
+  // Observes until H is stable. Returns true when it completed, false when a database call
   // failed or its outcome was in doubt (see last_error(); the state is kept and the next
   // call continues).
   bool Advance();
 
   std::int64_t mark() const { return hwm_.mark(); }
-  // Status for /status and metrics; looks up the holding transaction when H waits on one
+  // Status for /status and metrics; looks up the holding writer when H waits on one
   // (one extra query, only then).
   HighWaterMarkStatus Status();
   const std::string& last_error() const { return last_error_; }
   std::int64_t errors() const { return errors_; }
 
  private:
+  static constexpr int kMaxProofRounds = 16;  // immediate re-observations per Advance
+
+  void LoadStoredMark();
+  void ObserveUntilStable();
+  void StoreIfDue();
   bool Failed(const std::exception& e);
 
   PositionSource& source_;
   const Clock& clock_;
   HighWaterMark hwm_;
+  std::int64_t start_;
   std::int64_t window_;
   std::int64_t errors_ = 0;
   std::string last_error_;
+  bool loaded_ = false;
+  bool may_store_ = false;
+  std::int64_t stored_mark_ = 0;
+  std::int64_t stored_passed_proven_ = 0;
+  Clock::Monotonic::time_point stored_at_{};
 };
 
 }  // namespace projd

@@ -1,39 +1,44 @@
-// PositionSource: where the high-water-mark observations come from (the Postgres
-// implementation is orchestrator/pg/pg_position_source.h; tests use fakes).
-// Not thread-safe: one owner.
+// PositionSource: where the high-water-mark observations come from, and where the proven
+// mark is kept between processes (the Postgres implementation is
+// orchestrator/pg/pg_position_source.h; tests use fakes). Not thread-safe: one owner.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "orchestrator/high_water_mark.h"
 
 namespace projd {
 
-// The live transaction that holds the oldest snapshot xmin (and so holds H back).
+// A live transaction that holds H back: a writer of events that a gap's proof waits for.
 struct HoldingTransaction {
   int pid = 0;                // 0 for a prepared transaction
-  std::string xid;
+  std::string xid;            // "" while it has none (e.g. waiting inside its INSERT)
   std::string xact_start;     // ISO timestamp text
   std::string database;
   std::string state;          // pg_stat_activity.state, or "prepared"
   std::string application_name;
+  std::string wait_event;     // what it waits on, e.g. "Lock/transactionid" ("" when running)
 };
+
+enum class WithWriters { kNo, kYes };
 
 class PositionSource {
  public:
   virtual ~PositionSource() = default;
-  // One observation of positions in (mark, mark + window], from one statement.
+  // One observation of positions in (mark, mark + window], from one statement; with
+  // kYes it also reads the write-lock holders on events (after its snapshot).
   // Throws TransientError when the database is unavailable.
-  virtual PositionObservation Observe(std::int64_t mark, std::int64_t window) = 0;
-  // A transaction id above every id assigned before the call (PostgreSQL: the id of a
-  // fresh, empty transaction). Costs one tiny transaction; called only for gaps older than
-  // GAP_GRACE.
-  virtual std::uint64_t NextXidBound() = 0;
-  // The transaction holding the oldest xmin, if any.
-  virtual std::optional<HoldingTransaction> OldestTransaction() = 0;
+  virtual PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) = 0;
+  // The oldest of `writers` that still holds its write lock, if any (for /status).
+  virtual std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) = 0;
+  // The highest mark any process proved for this events table (0 when none, or when it is
+  // above the position sequence: the table was emptied and its sequence restarted).
+  virtual std::int64_t LoadProvenMark() = 0;
+  // Records `mark` as proven; never lowers a valid stored mark.
+  virtual void SaveProvenMark(std::int64_t mark) = 0;
 };
 
 }  // namespace projd

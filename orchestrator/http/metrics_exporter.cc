@@ -150,8 +150,10 @@ std::string RenderMetrics(const WorkerStatus& s) {
           std::chrono::duration<double>(s.mark.oldest_gap_age).count());
   f.Gauge("open_gaps", "Positions above the mark not yet visible (in-flight or rolled back).",
           static_cast<double>(s.mark.open_gaps));
-  f.Gauge("high_water_mark_held", "1 while the mark waits on a live transaction.", s.mark.held ? 1 : 0);
-  f.Counter("high_water_mark_errors_total", "Failed high-water-mark observations (each retried).",
+  f.Gauge("high_water_mark_held", "1 while the mark waits on a live writer of events.", s.mark.held ? 1 : 0);
+  f.Gauge("high_water_mark_stored", "The proven mark last read from or stored in the database.",
+          static_cast<double>(s.mark.stored_mark));
+  f.Counter("high_water_mark_errors_total", "Failed high-water-mark database calls (each retried).",
             static_cast<double>(s.mark.errors));
 
   // Persistence core.

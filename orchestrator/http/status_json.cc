@@ -66,11 +66,13 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"oldest_gap_age_ms", s.mark.oldest_gap_age.count()},
       {"held", s.mark.held},
       {"errors", s.mark.errors},
+      {"stored_mark", s.mark.stored_mark},
   };
   if (s.mark.held_by) {
     const auto& h = *s.mark.held_by;
     mark["held_by"] = {{"pid", h.pid},           {"xid", h.xid},     {"xact_start", h.xact_start},
-                       {"database", h.database}, {"state", h.state}, {"application_name", h.application_name}};
+                       {"database", h.database}, {"state", h.state}, {"application_name", h.application_name},
+                       {"wait_event", h.wait_event}};
   }
   const auto& k = c.counters;
   return {

@@ -4,42 +4,76 @@
 
 #include "orchestrator/errors.h"
 #include "orchestrator/pg/error_translation.h"
+#include "orchestrator/pg/sql_array.h"
 
 namespace projd::pg {
 namespace {
 
+// All SQL of the position source. @SEQ@ is the position sequence's name as PostgreSQL
+// quotes it (from the catalog, not from configuration).
 constexpr const char* kSequenceSql =
     "SELECT s.seqrelid::regclass::text, s.seqcache"
     " FROM pg_sequence s WHERE s.seqrelid = pg_get_serial_sequence('events', 'global_position')::regclass";
 
-// ONE statement, ONE snapshot: the snapshot's xmin/xmax and the positions missing from it.
-// upper = max(highest visible position, the sequence's last value), capped by the window.
-// @SEQ@ is the sequence's name as PostgreSQL quotes it (from the catalog, not from config).
-constexpr const char* kObserveTemplate =
-    "WITH top AS (SELECT max(global_position) AS v FROM events"
-    "             WHERE global_position > $1 AND global_position <= $1 + $2),"
-    " seq AS (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS v FROM @SEQ@),"
-    " bound AS (SELECT least($1 + $2, greatest((SELECT v FROM top), (SELECT v FROM seq), $1)) AS upper)"
-    " SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,"
-    "        (SELECT upper FROM bound),"
-    "        ARRAY(SELECT g FROM generate_series($1 + 1, (SELECT upper FROM bound)) AS g"
-    "              LEFT JOIN events e ON e.global_position = g"
-    "              WHERE e.global_position IS NULL ORDER BY g)::text";
+// The highest position the sequence handed out.
+#define PROJD_SEQ_LAST "(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM @SEQ@)"
 
-// Assigning an id to an empty transaction reads the xid counter: every id handed out
-// before is lower. The transaction commits at once (it wrote nothing).
-constexpr const char* kNextXidSql = "SELECT pg_current_xact_id()::text::bigint";
+// Holders of a granted RowExclusiveLock on this database's events table: every writer of
+// events takes it before its INSERT allocates a position and keeps it to its end.
+#define PROJD_WRITE_LOCKS                                                          \
+  " FROM pg_locks l WHERE l.locktype = 'relation' AND l.relation = 'events'::regclass" \
+  " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())" \
+  " AND l.mode = 'RowExclusiveLock' AND l.granted"
 
-// The oldest transaction with an id, across the cluster, and prepared transactions.
-constexpr const char* kOldestSql =
-    "SELECT * FROM ("
-    " SELECT pid, backend_xid::text AS xid, xact_start::text AS started, coalesce(datname, '') AS db,"
-    "        coalesce(state, '') AS state, coalesce(application_name, '') AS app, age(backend_xid) AS age"
-    " FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
-    " UNION ALL"
-    " SELECT 0, transaction::text, prepared::text, database, 'prepared', gid, age(transaction)"
-    " FROM pg_prepared_xacts) t"
-    " ORDER BY age DESC LIMIT 1";
+// ONE statement, ONE snapshot: upper = max(highest visible position, the sequence's last
+// value) capped by the window, and the positions in (mark, upper] missing from the snapshot.
+#define PROJD_OBSERVE                                                                        \
+  "WITH top AS (SELECT max(global_position) AS v FROM events"                                \
+  "             WHERE global_position > $1 AND global_position <= $1 + $2),"                 \
+  " bound AS (SELECT least($1 + $2, greatest((SELECT v FROM top), " PROJD_SEQ_LAST ", $1)) AS upper)" \
+  " SELECT (SELECT upper FROM bound),"                                                       \
+  "        ARRAY(SELECT g FROM generate_series($1 + 1, (SELECT upper FROM bound)) AS g"      \
+  "              LEFT JOIN events e ON e.global_position = g"                                \
+  "              WHERE e.global_position IS NULL ORDER BY g)::text"
+
+constexpr const char* kObserveTemplate = PROJD_OBSERVE;
+// The same, plus the write-lock holders read while the statement runs, i.e. after its
+// snapshot was taken: "vxid" or "vxid:p" for a prepared transaction, comma-separated.
+constexpr const char* kObserveWithWritersTemplate =
+    PROJD_OBSERVE
+    ", (SELECT coalesce(string_agg(DISTINCT l.virtualtransaction ||"
+    "     CASE WHEN l.pid IS NULL THEN ':p' ELSE '' END, ','), '')" PROJD_WRITE_LOCKS ")";
+
+// The oldest of the given writers still holding its lock, with what pg_stat_activity or
+// pg_prepared_xacts says about it.
+constexpr const char* kOldestWriterSql =
+    "SELECT coalesce(l.pid, 0), coalesce(a.backend_xid::text, p.transaction::text, ''),"
+    "       coalesce(coalesce(a.xact_start, p.prepared)::text, ''), coalesce(a.datname, p.database, ''),"
+    "       CASE WHEN l.pid IS NULL THEN 'prepared' ELSE coalesce(a.state, '') END,"
+    "       coalesce(a.application_name, p.gid, ''), coalesce(a.wait_event_type || '/' || a.wait_event, '')"
+    " FROM (SELECT DISTINCT l.pid, l.virtualtransaction" PROJD_WRITE_LOCKS
+    "       AND l.virtualtransaction = ANY($1::text[])) l"
+    " LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+    " LEFT JOIN LATERAL (SELECT px.* FROM pg_prepared_xacts px JOIN pg_locks x"
+    "   ON x.locktype = 'transactionid' AND x.transactionid = px.transaction"
+    "   WHERE l.pid IS NULL AND x.virtualtransaction = l.virtualtransaction LIMIT 1) p ON true"
+    " ORDER BY coalesce(a.xact_start, p.prepared) NULLS LAST LIMIT 1";
+
+// A stored mark above the sequence belongs to an emptied table whose sequence restarted.
+constexpr const char* kLoadMarkTemplate =
+    "SELECT coalesce((SELECT m.mark FROM projd_proven_marks m"
+    " WHERE m.events_relid = 'events'::regclass AND m.mark <= " PROJD_SEQ_LAST "), 0)";
+
+// Monotonic: only a higher mark replaces a valid stored one.
+constexpr const char* kSaveMarkTemplate =
+    "INSERT INTO projd_proven_marks AS m (events_relid, events_table, mark)"
+    " VALUES ('events'::regclass, 'events'::regclass::text, $1)"
+    " ON CONFLICT (events_relid) DO UPDATE SET mark = excluded.mark, proven_at = now()"
+    " WHERE m.mark < excluded.mark OR m.mark > " PROJD_SEQ_LAST;
+
+#undef PROJD_OBSERVE
+#undef PROJD_WRITE_LOCKS
+#undef PROJD_SEQ_LAST
 
 std::vector<std::int64_t> ParseIntArray(const std::string& text) {
   std::vector<std::int64_t> out;
@@ -59,6 +93,29 @@ std::vector<std::int64_t> ParseIntArray(const std::string& text) {
   return out;
 }
 
+std::vector<WriteLockHolder> ParseHolders(const std::string& text) {
+  std::vector<WriteLockHolder> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = text.substr(start, end - start);
+    const bool prepared = item.size() > 2 && item.compare(item.size() - 2, 2, ":p") == 0;
+    if (prepared) item.resize(item.size() - 2);
+    out.push_back({item, prepared});
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string WithSequence(const char* sql_template, const std::string& sequence) {
+  std::string sql = sql_template;
+  for (auto at = sql.find("@SEQ@"); at != std::string::npos; at = sql.find("@SEQ@", at)) {
+    sql.replace(at, 5, sequence);
+  }
+  return sql;
+}
+
 }  // namespace
 
 PgPositionSource::PgPositionSource(ConnectionOptions options) : options_(std::move(options)) {
@@ -73,8 +130,10 @@ PgPositionSource::PgPositionSource(ConnectionOptions options) : options_(std::mo
                            "; projd needs CACHE 1 so that positions are handed out in time order"
                            " (ALTER SEQUENCE " + name + " CACHE 1)");
     }
-    observe_sql_ = kObserveTemplate;
-    observe_sql_.replace(observe_sql_.find("@SEQ@"), 5, name);
+    observe_sql_ = WithSequence(kObserveTemplate, name);
+    observe_with_writers_sql_ = WithSequence(kObserveWithWritersTemplate, name);
+    load_mark_sql_ = WithSequence(kLoadMarkTemplate, name);
+    save_mark_sql_ = WithSequence(kSaveMarkTemplate, name);
   });
 }
 
@@ -85,14 +144,15 @@ pqxx::connection& PgPositionSource::Conn() {
   return *conn_;
 }
 
-PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t window) {
+PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t window, WithWriters writers) {
   try {
     pqxx::read_transaction tx(Conn());
-    const auto r = tx.exec_params1(observe_sql_, mark, window);
+    const bool with = writers == WithWriters::kYes;
+    const auto r = tx.exec_params1(with ? observe_with_writers_sql_ : observe_sql_, mark, window);
     PositionObservation obs;
-    obs.snapshot_xmin = r[0].as<std::uint64_t>();
-    obs.upper = r[1].as<std::int64_t>();
-    obs.missing = ParseIntArray(r[2].as<std::string>());
+    obs.upper = r[0].as<std::int64_t>();
+    obs.missing = ParseIntArray(r[1].as<std::string>());
+    if (with) obs.writers = ParseHolders(r[2].as<std::string>());
     return obs;
   } catch (const std::exception&) {
     conn_.reset();
@@ -100,31 +160,37 @@ PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t wi
   }
 }
 
-std::uint64_t PgPositionSource::NextXidBound() {
-  try {
-    pqxx::work tx(Conn());
-    const auto xid = tx.exec1(kNextXidSql)[0].as<std::uint64_t>();
-    tx.commit();
-    return xid;
-  } catch (const std::exception&) {
-    conn_.reset();
-    Rethrow("read the transaction id counter");
-  }
-}
-
-std::optional<HoldingTransaction> PgPositionSource::OldestTransaction() {
-  return Translate("find the oldest transaction", [&]() -> std::optional<HoldingTransaction> {
+std::optional<HoldingTransaction> PgPositionSource::OldestWriter(const std::vector<WriteLockHolder>& writers) {
+  std::vector<std::string> ids;
+  for (const auto& w : writers) ids.push_back(w.vxid);
+  return Translate("find the oldest writer", [&]() -> std::optional<HoldingTransaction> {
     pqxx::read_transaction tx(Conn());
-    const auto r = tx.exec(kOldestSql);
+    const auto r = tx.exec_params(kOldestWriterSql, TextArray(ids));
     if (r.empty()) return std::nullopt;
     HoldingTransaction h;
     h.pid = r[0][0].as<int>();
     h.xid = r[0][1].as<std::string>();
-    h.xact_start = r[0][2].is_null() ? "" : r[0][2].as<std::string>();
+    h.xact_start = r[0][2].as<std::string>();
     h.database = r[0][3].as<std::string>();
     h.state = r[0][4].as<std::string>();
     h.application_name = r[0][5].as<std::string>();
+    h.wait_event = r[0][6].as<std::string>();
     return h;
+  });
+}
+
+std::int64_t PgPositionSource::LoadProvenMark() {
+  return Translate("load the proven mark", [&] {
+    pqxx::read_transaction tx(Conn());
+    return tx.exec1(load_mark_sql_)[0].as<std::int64_t>();
+  });
+}
+
+void PgPositionSource::SaveProvenMark(std::int64_t mark) {
+  Translate("save the proven mark", [&] {
+    pqxx::work tx(Conn());
+    tx.exec_params0(save_mark_sql_, mark);
+    tx.commit();
   });
 }
 

@@ -1,4 +1,5 @@
-// PgPositionSource: high-water-mark observations from PostgreSQL on its own connection.
+// PgPositionSource: high-water-mark observations from PostgreSQL on its own connection,
+// and the proven mark kept in projd_proven_marks (one row per events table).
 //
 // At construction it checks that the events position sequence has cache 1 (allocation
 // order = time order) and throws PermanentError otherwise. Reconnects after a broken
@@ -19,9 +20,10 @@ class PgPositionSource final : public PositionSource {
   explicit PgPositionSource(ConnectionOptions options);
   ~PgPositionSource() override;
 
-  PositionObservation Observe(std::int64_t mark, std::int64_t window) override;
-  std::uint64_t NextXidBound() override;
-  std::optional<HoldingTransaction> OldestTransaction() override;
+  PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) override;
+  std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override;
+  std::int64_t LoadProvenMark() override;
+  void SaveProvenMark(std::int64_t mark) override;
 
  private:
   pqxx::connection& Conn();
@@ -29,6 +31,9 @@ class PgPositionSource final : public PositionSource {
   ConnectionOptions options_;
   std::unique_ptr<pqxx::connection> conn_;
   std::string observe_sql_;
+  std::string observe_with_writers_sql_;
+  std::string load_mark_sql_;
+  std::string save_mark_sql_;
 };
 
 }  // namespace projd::pg

@@ -8,41 +8,61 @@
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;
+using projd::PositionObservation;
+using projd::WithWriters;
+using projd::WriteLockHolder;
 
 namespace {
-// Scripted observations; an empty script entry throws TransientError.
+// Scripted observations (the last one repeats); an empty entry throws TransientError.
+// Writers are filled in from `holders` when the follower asks for them.
 class ScriptedSource final : public projd::PositionSource {
  public:
-  std::deque<std::optional<projd::PositionObservation>> script;
-  std::uint64_t next_xid = 100;
+  std::deque<std::optional<PositionObservation>> script;
+  std::vector<WriteLockHolder> holders;
   int observes = 0;
+  int with_writers = 0;
+  std::int64_t stored = 0;
+  std::vector<std::int64_t> saves;
+  bool save_fails = false;
+  bool observe_permanent_error = false;
 
-  projd::PositionObservation Observe(std::int64_t, std::int64_t) override {
+  PositionObservation Observe(std::int64_t, std::int64_t, WithWriters writers) override {
     ++observes;
+    if (observe_permanent_error) throw projd::PermanentError("cannot execute SELECT in a read-only transaction");
     auto next = script.front();
     if (script.size() > 1) script.pop_front();
     if (!next) throw projd::TransientError("connection lost");
+    if (writers == WithWriters::kYes) {
+      ++with_writers;
+      next->writers = holders;
+    }
     return *next;
   }
-  bool next_xid_in_doubt = false;  // the x2 transaction's commit loses the connection once
-  std::uint64_t NextXidBound() override {
-    if (std::exchange(next_xid_in_doubt, false)) throw projd::InDoubtError("connection lost while committing");
-    return next_xid;
-  }
-  std::optional<projd::HoldingTransaction> OldestTransaction() override {
+  std::optional<projd::HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override {
+    if (writers.empty()) return std::nullopt;
     projd::HoldingTransaction h;
     h.pid = 42;
-    h.xid = "99";
-    h.state = "idle in transaction";
+    h.state = "active";
+    h.wait_event = "Lock/transactionid";
     return h;
   }
+  std::int64_t LoadProvenMark() override { return stored; }
+  void SaveProvenMark(std::int64_t mark) override {
+    if (save_fails) throw projd::InDoubtError("connection lost while committing");
+    saves.push_back(mark);
+    stored = mark;
+  }
 };
+
+PositionObservation Obs(std::int64_t upper, std::vector<std::int64_t> missing) {
+  return {upper, std::move(missing), std::nullopt};
+}
 }  // namespace
 
 TEST_CASE("a failing observation is counted and the follower continues from its state", "[hwm][follower]") {
   projd::testing::FakeClock clock;
   ScriptedSource source;
-  source.script = {projd::PositionObservation{10, {}, 50}, std::nullopt, projd::PositionObservation{20, {}, 50}};
+  source.script = {Obs(10, {}), std::nullopt, Obs(20, {})};
   projd::HighWaterMarkFollower follower(source, clock, 1s);
   CHECK(follower.Advance());
   CHECK(follower.mark() == 10);
@@ -54,52 +74,107 @@ TEST_CASE("a failing observation is counted and the follower continues from its 
   CHECK(follower.mark() == 20);
 }
 
-TEST_CASE("the follower takes x2 for gaps past the grace and reports the holder", "[hwm][follower]") {
+TEST_CASE("a permanent database error is a failed round, not the end of the follower", "[hwm][follower]") {
   projd::testing::FakeClock clock;
   ScriptedSource source;
-  source.script = {projd::PositionObservation{10, {5}, 50}};
+  source.script = {Obs(10, {})};
   projd::HighWaterMarkFollower follower(source, clock, 1s);
-  CHECK(follower.Advance());
-  CHECK(follower.mark() == 4);
-  CHECK_FALSE(follower.Status().held_by.has_value());  // no proof pending yet
-  clock.Advance(2s);
-  CHECK(follower.Advance());  // x2 = 100 recorded; xmin 50 holds it
-  const auto status = follower.Status();
-  CHECK(status.mark == 4);
-  CHECK(status.open_gaps == 1);
-  CHECK(status.oldest_gap_age == 2s);
-  REQUIRE(status.held_by.has_value());
-  CHECK(status.held_by->pid == 42);
-  source.script = {projd::PositionObservation{10, {5}, 100}};  // the holder ended
+  source.observe_permanent_error = true;
+  CHECK_FALSE(follower.Advance());
+  CHECK_THAT(follower.last_error(), Catch::Contains("read-only"));
+  source.observe_permanent_error = false;
   CHECK(follower.Advance());
   CHECK(follower.mark() == 10);
 }
 
-TEST_CASE("an x2 read whose commit is in doubt is a failed round, not the end of the follower", "[hwm][follower]") {
+TEST_CASE("the follower asks for writers only past the grace, names the holder, and proves at once when they end",
+          "[hwm][follower]") {
   projd::testing::FakeClock clock;
   ScriptedSource source;
-  source.script = {projd::PositionObservation{10, {5}, 50}};
+  source.script = {Obs(10, {5})};
+  source.holders = {{"3/7", false}};
   projd::HighWaterMarkFollower follower(source, clock, 1s);
   CHECK(follower.Advance());
-  clock.Advance(2s);
-  source.next_xid_in_doubt = true;
-  CHECK_FALSE(follower.Advance());
-  CHECK(follower.errors() == 1);
-  CHECK_THAT(follower.last_error(), Catch::Contains("committing"));
   CHECK(follower.mark() == 4);
-  CHECK(follower.Advance());  // x2 taken now; xmin 50 still holds the gap
-  source.script = {projd::PositionObservation{10, {5}, 100}};
+  CHECK(source.with_writers == 0);
+  CHECK_FALSE(follower.Status().held);
+  clock.Advance(2s);
+  CHECK(follower.Advance());  // records W = {3/7}
+  CHECK(source.with_writers == 1);
+  const auto status = follower.Status();
+  CHECK(status.mark == 4);
+  CHECK(status.open_gaps == 1);
+  CHECK(status.oldest_gap_age == 2s);
+  CHECK(status.held);
+  REQUIRE(status.held_by.has_value());
+  CHECK(status.held_by->wait_event == "Lock/transactionid");
+  source.holders = {{"6/1", false}};  // 3/7 rolled back; 6/1 is a newer writer
+  const int before = source.observes;
   CHECK(follower.Advance());
-  CHECK(follower.mark() == 10);
+  CHECK(follower.mark() == 10);  // the next snapshot, taken in the same Advance, proved 5
+  CHECK(source.observes == before + 2);
+  CHECK_FALSE(follower.Status().held);
 }
 
 TEST_CASE("a long stream is followed window after window in one Advance", "[hwm][follower]") {
   projd::testing::FakeClock clock;
   ScriptedSource source;
-  source.script = {projd::PositionObservation{100, {}, 1}, projd::PositionObservation{200, {}, 1},
-                   projd::PositionObservation{250, {}, 1}};
+  source.script = {Obs(100, {}), Obs(200, {}), Obs(250, {})};
   projd::HighWaterMarkFollower follower(source, clock, 1s, 0, 100);
   CHECK(follower.Advance());
   CHECK(follower.mark() == 250);
   CHECK(source.observes == 3);
+}
+
+TEST_CASE("the follower starts at the stored proven mark and stores what it proves", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.stored = 1000;
+  source.script = {Obs(1010, {1005})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 1004);  // old gaps below 1000 are neither seen nor waited for
+  CHECK(source.saves.empty());     // 1004 moved less than kStoreEvery ago
+  clock.Advance(2s);
+  CHECK(follower.Advance());  // W = {} (no writer of events): proven in the same Advance
+  CHECK(follower.mark() == 1010);
+  CHECK(source.saves == std::vector<std::int64_t>{1010});  // a proven gap is stored at once
+  CHECK(follower.Status().stored_mark == 1010);
+  source.script = {Obs(1020, {})};
+  CHECK(follower.Advance());
+  CHECK(source.saves.size() == 1);
+  clock.Advance(projd::HighWaterMarkFollower::kStoreEvery);
+  CHECK(follower.Advance());
+  CHECK(source.saves == std::vector<std::int64_t>{1010, 1020});
+}
+
+TEST_CASE("a follower started above the stored mark never stores it", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.stored = 100;
+  source.script = {Obs(600, {})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s, 500);  // projd read --from 500
+  CHECK(follower.Advance());
+  clock.Advance(1h);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 600);
+  CHECK(source.saves.empty());
+}
+
+TEST_CASE("a store whose commit is in doubt is a failed round and is repeated", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.script = {Obs(10, {})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s);
+  CHECK(follower.Advance());
+  source.script = {Obs(20, {})};
+  clock.Advance(projd::HighWaterMarkFollower::kStoreEvery);
+  source.save_fails = true;
+  CHECK_FALSE(follower.Advance());
+  CHECK(follower.errors() == 1);
+  CHECK_THAT(follower.last_error(), Catch::Contains("committing"));
+  CHECK(follower.mark() == 20);
+  source.save_fails = false;
+  CHECK(follower.Advance());
+  CHECK(source.saves == std::vector<std::int64_t>{20});
 }

@@ -1,0 +1,280 @@
+// The gap proof against writers that break the old xid-based argument, and against
+// transactions that can never write this events table (docs/reading.md "The high-water
+// mark H"). Each test drives a follower with a fake clock (GAP_GRACE passes when the test
+// says so) and reads every event up to H the way `projd read --follow --from 0` does.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/pg/pg_event_reader.h"
+#include "orchestrator/pg/pg_position_source.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/pg_test_schema.h"
+#include "tests/support/process.h"
+
+using namespace std::chrono_literals;
+using projd::HighWaterMarkFollower;
+using projd::testing::FakeClock;
+using projd::testing::PgTestSchema;
+using projd::testing::WaitFor;
+
+namespace {
+constexpr const char* kInsert =
+    "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
+    " VALUES ('c', 't', $1, $2, 'E') RETURNING global_position";
+// An idempotent writer: the same event_id on every attempt.
+constexpr const char* kInsertOnce =
+    "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type, event_id)"
+    " VALUES ('c', 't', 'retried', 1, 'E', '6a0c1c52-8d4e-4a55-9b0e-1c2d3e4f5a6b')"
+    " ON CONFLICT (event_id) DO NOTHING";
+
+std::int64_t Insert(pqxx::transaction_base& tx, const std::string& id, int version) {
+  return tx.exec_params1(kInsert, id, version)[0].as<std::int64_t>();
+}
+
+std::int64_t InsertCommitted(const PgTestSchema& db, const std::string& id, int version) {
+  auto c = db.Connect();
+  pqxx::work tx(*c);
+  const auto p = Insert(tx, id, version);
+  tx.commit();
+  return p;
+}
+
+// A follower plus a reader of every partition from position 0: what `projd read --follow`
+// does, one step at a time.
+struct FollowingReader {
+  explicit FollowingReader(const PgTestSchema& db, std::int64_t from = 0)
+      : source(db.options()), follower(source, clock, 200ms, from), reader(db.options()), after(from) {}
+
+  // One round: advance H, then read everything up to it.
+  void Step() {
+    REQUIRE(follower.Advance());
+    while (true) {
+      projd::ReadRequest request;
+      request.partition_count = 1;
+      request.after = {{0, after}};
+      request.high_water_mark = follower.mark();
+      request.limit = 100;
+      const auto batch = reader.ReadBatch(request);
+      for (const auto& e : batch.events) delivered.push_back(e.event.global_position);
+      after = std::max(after, batch.scanned_to);
+      if (batch.events.size() < 100) return;
+    }
+  }
+  // Steps past the grace a few times: any proof that can complete, completes.
+  void StepsPastGrace() {
+    for (int i = 0; i < 4; ++i) {
+      clock.Advance(1s);
+      Step();
+    }
+  }
+
+  FakeClock clock;
+  projd::pg::PgPositionSource source;
+  HighWaterMarkFollower follower;
+  projd::pg::PgEventReader reader;
+  std::int64_t after;
+  std::vector<std::int64_t> delivered;
+};
+
+// Waits (bounded) until backend `pid` waits on a lock of the given kind.
+bool WaitsOnLock(const PgTestSchema& db, int pid, const std::string& wait_event) {
+  return WaitFor(
+      [&] {
+        return db.Scalar<int>("SELECT count(*) FROM pg_stat_activity WHERE pid = " + std::to_string(pid) +
+                              " AND wait_event_type = 'Lock' AND wait_event = '" + wait_event + "'") == 1;
+      },
+      10s);
+}
+
+// Joins its thread when it goes out of scope, also when a check failed. Declare it
+// before the transaction the thread waits for, so that one ends first.
+struct Joined {
+  std::thread thread;
+  ~Joined() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+// The same server, another database.
+std::string UrlOfDatabase(const std::string& url, const std::string& database) {
+  const auto query = url.find('?');
+  const auto slash = url.rfind('/', query);
+  return url.substr(0, slash + 1) + database + (query == std::string::npos ? "" : url.substr(query));
+}
+}  // namespace
+
+TEST_CASE("an ON CONFLICT retry that waits on the first attempt after taking its position is delivered",
+          "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  FollowingReader follow(db);
+  InsertCommitted(db, "before", 1);  // 1
+
+  auto retry_conn = db.Connect();
+  const int retry_pid = retry_conn->backendpid();
+  pqxx::work retry(*retry_conn);
+  Joined retrying;
+  auto first_conn = db.Connect();
+  pqxx::work first(*first_conn);
+  first.exec(kInsertOnce);  // 2: the first attempt, still open
+  // 3: the retry takes its position from the column default, then waits on the arbiter
+  // check for the first attempt, with no transaction id of its own.
+  retrying.thread = std::thread([&] { retry.exec(kInsertOnce); });
+  CHECK(WaitsOnLock(db, retry_pid, "transactionid"));
+  InsertCommitted(db, "after", 1);  // 4
+  InsertCommitted(db, "after", 2);  // 5
+
+  follow.Step();
+  follow.StepsPastGrace();
+  CHECK(follow.follower.mark() == 1);
+  first.abort();  // the first attempt fails; the retry inserts 3 and gets an id
+  retrying.thread.join();
+  follow.StepsPastGrace();
+  CHECK(follow.follower.mark() == 1);  // the retry was a writer when 2's and 3's proofs began
+  const auto status = follow.follower.Status();
+  CHECK(status.held);
+  REQUIRE(status.held_by.has_value());
+  CHECK(status.held_by->pid == retry_pid);
+
+  retry.commit();
+  follow.Step();
+  CHECK(follow.delivered == std::vector<std::int64_t>{1, 3, 4, 5});
+}
+
+TEST_CASE("a writer whose BEFORE INSERT trigger waits on a lock is delivered", "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  const std::string key = std::to_string(db.Scalar<std::int64_t>("SELECT hashtext(current_schema())"));
+  db.Exec("CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+          " PERFORM pg_advisory_xact_lock(" + key + "); RETURN NEW; END $$");
+  db.Exec("CREATE TRIGGER a_gate BEFORE INSERT ON events FOR EACH ROW"
+          " WHEN (NEW.aggregate_id = 'gated') EXECUTE FUNCTION gate()");
+  FollowingReader follow(db);
+  InsertCommitted(db, "before", 1);  // 1
+
+  auto slow_conn = db.Connect();
+  const int slow_pid = slow_conn->backendpid();
+  pqxx::work slow(*slow_conn);
+  std::int64_t slow_position = 0;
+  Joined writing;
+  auto gate_conn = db.Connect();
+  pqxx::work gate(*gate_conn);
+  gate.exec("SELECT pg_advisory_xact_lock(" + key + ")");
+  writing.thread = std::thread([&] { slow_position = Insert(slow, "gated", 1); });  // 2, then waits
+  CHECK(WaitsOnLock(db, slow_pid, "advisory"));
+  InsertCommitted(db, "after", 1);  // 3
+
+  follow.Step();
+  follow.StepsPastGrace();
+  CHECK(follow.follower.mark() == 1);
+  gate.abort();  // the trigger goes on; the writer gets an id, its transaction stays open
+  writing.thread.join();
+  CHECK(slow_position == 2);
+  follow.StepsPastGrace();
+  CHECK(follow.follower.mark() == 1);
+  slow.commit();
+  follow.Step();
+  CHECK(follow.delivered == std::vector<std::int64_t>{1, 2, 3});
+}
+
+TEST_CASE("transactions that cannot write these events do not hold the mark", "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  // A long write transaction in another database of the cluster (holds the cluster-wide xmin).
+  const std::string other = db.schema() + "_other";
+  {
+    auto c = db.Connect();
+    pqxx::nontransaction(*c).exec0("CREATE DATABASE " + other);
+  }
+  auto other_conn = std::make_unique<pqxx::connection>(UrlOfDatabase(db.url(), other));
+  auto other_tx = std::make_unique<pqxx::work>(*other_conn);
+  other_tx->exec0("CREATE TABLE batch (i int)");
+  other_tx->exec0("INSERT INTO batch VALUES (1)");
+  // A report in this database: pg_dump's repeatable-read snapshot and share lock on events.
+  auto report_conn = db.Connect();
+  pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> report(*report_conn);
+  report.exec0("LOCK TABLE events IN ACCESS SHARE MODE");
+  report.exec1("SELECT count(*) FROM events");
+  // A batch job in this database with a transaction id that writes another table.
+  auto job_conn = db.Connect();
+  pqxx::work job(*job_conn);
+  job.exec0("INSERT INTO projd_schema_migrations (version, name, checksum) VALUES (-1, 'job', '')");
+
+  {
+    auto c = db.Connect();
+    pqxx::work tx(*c);
+    Insert(tx, "gone", 1);  // 1 rolls back: an old gap
+    tx.abort();
+  }
+  InsertCommitted(db, "kept", 1);  // 2
+  FollowingReader follow(db);
+  follow.Step();
+  CHECK(follow.follower.mark() == 0);  // inside the grace
+  follow.clock.Advance(1s);
+  follow.Step();  // the proof: no writer of events runs, so the next snapshot decides
+  CHECK(follow.follower.mark() == 2);
+  CHECK(follow.delivered == std::vector<std::int64_t>{2});
+
+  job.abort();
+  report.abort();
+  other_tx->abort();
+  other_tx.reset();
+  other_conn.reset();
+  auto c = db.Connect();
+  pqxx::nontransaction(*c).exec0("DROP DATABASE " + other);
+}
+
+TEST_CASE("a restarted follower starts at the stored proven mark: old gaps are not proven again",
+          "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  {
+    auto c = db.Connect();
+    pqxx::work tx(*c);
+    Insert(tx, "gone", 1);  // 1 rolls back
+    tx.abort();
+  }
+  InsertCommitted(db, "kept", 1);  // 2
+  {
+    FollowingReader first(db);
+    first.Step();
+    first.clock.Advance(1s);
+    first.Step();
+    REQUIRE(first.follower.mark() == 2);
+    CHECK(first.follower.Status().stored_mark == 2);  // a proven gap is stored at once
+  }
+  CHECK(db.Scalar<std::int64_t>("SELECT mark FROM projd_proven_marks") == 2);
+  InsertCommitted(db, "kept", 2);  // 3
+  // A writer of events is open while the worker restarts; the old gap costs nothing.
+  auto open_conn = db.Connect();
+  pqxx::work open(*open_conn);
+  const auto open_position = Insert(open, "open", 1);  // 4
+  InsertCommitted(db, "kept", 3);                      // 5
+
+  FollowingReader restarted(db);
+  restarted.Step();  // no clock advance: nothing waits for a grace
+  CHECK(restarted.follower.mark() == 3);
+  CHECK(restarted.delivered == std::vector<std::int64_t>{2, 3});
+  open.commit();
+  restarted.Step();
+  CHECK(restarted.follower.mark() == 5);
+  CHECK(restarted.delivered == std::vector<std::int64_t>{2, 3, open_position, 5});
+}
+
+TEST_CASE("the stored proven mark never goes down and is ignored after the sequence restarts",
+          "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  projd::pg::PgPositionSource source(db.options());
+  for (int v = 1; v <= 10; ++v) InsertCommitted(db, "a", v);
+  CHECK(source.LoadProvenMark() == 0);
+  source.SaveProvenMark(8);
+  source.SaveProvenMark(5);
+  CHECK(source.LoadProvenMark() == 8);
+
+  db.Exec("TRUNCATE events RESTART IDENTITY");
+  InsertCommitted(db, "b", 1);  // 1 again
+  CHECK(source.LoadProvenMark() == 0);  // 8 is above the sequence: not this history
+  FollowingReader follow(db);
+  follow.Step();
+  CHECK(follow.delivered == std::vector<std::int64_t>{1});
+  source.SaveProvenMark(1);  // replaces the stale 8
+  CHECK(db.Scalar<std::int64_t>("SELECT mark FROM projd_proven_marks") == 1);
+}

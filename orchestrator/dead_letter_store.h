@@ -1,5 +1,7 @@
 // DeadLetterStore: poison events a projection with the `skip` policy set aside, and the
-// later events of the same aggregate parked behind them (projd_dead_letters). Records are
+// later events of the same stream parked behind them (projd_dead_letters). A stream is the
+// full identity (bounded_context, aggregate_type, aggregate_id): parking never spreads to
+// another type or bounded context that happens to use the same aggregate id. Records are
 // written inside the unit transaction that moves the checkpoint past them, so an event is
 // either handled, or dead-lettered, never both and never neither.
 // Not thread-safe: one per runner.
@@ -10,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/stream_id.h"
 #include "orchestrator/transaction_handle.h"
 
 namespace projd {
@@ -18,7 +21,7 @@ struct DeadLetter {
   std::string replica_set;
   std::string projection;
   std::int64_t global_position = 0;
-  std::string aggregate_id;
+  StreamId stream;
   std::string event_type;
   bool parked = false;  // false: the poison event itself; true: parked behind one
   std::string error;
@@ -30,8 +33,8 @@ class DeadLetterStore {
   virtual ~DeadLetterStore() = default;
   // Adds the records in the given (open) transaction.
   virtual void Record(TransactionHandle& tx, const std::vector<DeadLetter>& letters) = 0;
-  // Aggregate ids with dead letters not yet replayed (their new events must be parked).
-  virtual std::set<std::string> ParkedAggregates(const std::string& replica_set, const std::string& projection) = 0;
+  // Streams with dead letters not yet replayed (their new events must be parked).
+  virtual std::set<StreamId> ParkedStreams(const std::string& replica_set, const std::string& projection) = 0;
 };
 
 }  // namespace projd

@@ -15,15 +15,9 @@
 #include <vector>
 
 #include "orchestrator/event.h"
+#include "orchestrator/stream_id.h"
 
 namespace projd {
-
-// Identifies one aggregate's stream.
-struct StreamId {
-  std::string bounded_context;
-  std::string aggregate_type;
-  std::string aggregate_id;
-};
 
 // What the appender expects the stream's current version to be.
 class ExpectedVersion {

@@ -155,14 +155,14 @@ void ProjectionRunner::RefreshParked() {
   const auto now = clock_.Now();
   if (parked_loaded_ && now - parked_refreshed_ < options_.poll_interval) return;
   try {
-    parked_ = dead_letters_->ParkedAggregates(options_.replica_set, name_);
+    parked_ = dead_letters_->ParkedStreams(options_.replica_set, name_);
     parked_loaded_ = true;
     parked_refreshed_ = now;
     std::lock_guard lock(mu_);
     status_.parked_aggregates = static_cast<int>(parked_.size());
   } catch (const std::exception& e) {
     // Keep the last known set; a failed refresh is retried on the next batch.
-    logger_.Warn("reading parked aggregates failed", {{"projection", name_}, {"error", e.what()}});
+    logger_.Warn("reading parked streams failed", {{"projection", name_}, {"error", e.what()}});
   }
 }
 
@@ -328,9 +328,11 @@ std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events)
   std::vector<Event> kept;
   kept.reserve(events.size());
   for (auto& e : events) {
-    if (parked_.count(e.aggregate_id)) {
-      parked.push_back({options_.replica_set, name_, e.global_position, e.aggregate_id, e.event_type, true,
-                        "parked behind an earlier dead letter of the same aggregate", 0});
+    // The full identity: another type or bounded context with the same id is not parked.
+    auto stream = StreamOf(e);
+    if (parked_.count(stream)) {
+      parked.push_back({options_.replica_set, name_, e.global_position, std::move(stream), e.event_type, true,
+                        "parked behind an earlier dead letter of the same stream", 0});
     } else {
       kept.push_back(std::move(e));
     }
@@ -361,13 +363,14 @@ ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector
 ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, int partition,
                                                          const Progress& progress) {
   if (policy_.skip && dead_letters_) {
-    const DeadLetter letter{options_.replica_set, name_, poison.global_position, poison.aggregate_id,
+    const DeadLetter letter{options_.replica_set, name_, poison.global_position, StreamOf(poison),
                             poison.event_type, false, handler_error_, policy_.max_attempts};
     const auto outcome = CommitDeadLetters({letter}, progress);
     if (outcome == Delivery::kDone) {
-      parked_.insert(poison.aggregate_id);
-      logger_.Error("poison event skipped into the dead letters; later events of its aggregate are parked",
+      parked_.insert(letter.stream);
+      logger_.Error("poison event skipped into the dead letters; later events of its stream are parked",
                     {{"projection", name_}, {"position", std::to_string(poison.global_position)},
+                     {"bounded_context", poison.bounded_context}, {"aggregate_type", poison.aggregate_type},
                      {"aggregate_id", poison.aggregate_id}, {"error", handler_error_}});
     }
     return outcome;

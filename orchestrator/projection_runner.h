@@ -37,6 +37,7 @@
 #include "orchestrator/logging.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/published_mark.h"
+#include "orchestrator/stream_id.h"
 
 namespace projd {
 
@@ -66,7 +67,7 @@ struct RunnerStatus {
   int partitions = 0;
   std::vector<StoppedPartition> stopped;  // policy `stop`: these partitions wait for an operator
   std::int64_t dead_letters = 0;          // events set aside (poison and parked) by this runner
-  int parked_aggregates = 0;
+  int parked_aggregates = 0;  // parked streams (bounded_context, aggregate_type, aggregate_id)
   std::int64_t min_position = 0;  // lowest processed position over owned partitions
   std::int64_t events_processed = 0;
   std::int64_t batches = 0;
@@ -119,7 +120,7 @@ class ProjectionRunner {
 
   void Loop();
   Delivery Deliver(std::vector<Event>& events, const Progress& progress, bool replaying);
-  // Splits events of parked aggregates off `events` into dead letters.
+  // Splits events of parked streams off `events` into dead letters.
   std::vector<DeadLetter> TakeParked(std::vector<Event>& events);
   // The policy for one poison event (after isolation); returns the delivery outcome.
   Delivery ApplyPolicy(const Event& poison, int partition, const Progress& progress);
@@ -159,7 +160,7 @@ class ProjectionRunner {
   std::map<int, StoppedPartition> stopped_;
 
   // Runner-thread state.
-  std::set<std::string> parked_;
+  std::set<StreamId> parked_;  // the full identity, never the aggregate id alone
   Clock::Monotonic::time_point parked_refreshed_{};
   bool parked_loaded_ = false;
   int handler_attempts_ = 0;

@@ -1,10 +1,12 @@
 // PgDeadLetterStore: DeadLetterStore over projd_dead_letters, plus what the
-// `projd dead-letters` command needs (list, replay of one aggregate). Records go through
+// `projd dead-letters` command needs (list, resolve a stream, replay one stream). A stream
+// is the full identity (bounded_context, aggregate_type, aggregate_id). Records go through
 // the unit's transaction; reads use a connection of its own. Not thread-safe.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include <pqxx/connection>
@@ -20,11 +22,19 @@ struct DeadLetterRow {
   std::int64_t id = 0;
   std::string projection;
   std::int64_t global_position = 0;
-  std::string aggregate_id;
+  StreamId stream;
   std::string event_type;
   bool parked = false;
   std::string error;
   std::string created_at;
+};
+
+// A stream named by its aggregate id and, optionally, its type and bounded context
+// (nullopt = any): what an operator typed, to be resolved to one StreamId.
+struct StreamQuery {
+  std::optional<std::string> bounded_context;
+  std::optional<std::string> aggregate_type;
+  std::string aggregate_id;
 };
 
 class PgDeadLetterStore final : public DeadLetterStore {
@@ -33,15 +43,21 @@ class PgDeadLetterStore final : public DeadLetterStore {
   ~PgDeadLetterStore() override;
 
   void Record(TransactionHandle& tx, const std::vector<DeadLetter>& letters) override;
-  std::set<std::string> ParkedAggregates(const std::string& replica_set, const std::string& projection) override;
+  std::set<StreamId> ParkedStreams(const std::string& replica_set, const std::string& projection) override;
 
   // Dead letters not yet replayed, oldest first ("" = every projection).
   std::vector<DeadLetterRow> List(const std::string& replica_set, const std::string& projection);
 
-  // Replays one aggregate's dead letters of a projection in position order, in one
+  // The streams of `projection` with dead letters not yet replayed that match `query`,
+  // ordered. More than one means the query is ambiguous (same id, other type or context).
+  std::vector<StreamId> FindStreams(const std::string& replica_set, const std::string& projection,
+                                    const StreamQuery& query);
+
+  // Replays one stream's dead letters of a projection in position order, in one
   // transaction: `handle` gets the events and the transaction; on success they are marked
-  // replayed and workers stop parking the aggregate. Returns the number replayed.
-  int Replay(const std::string& replica_set, const std::string& projection, const std::string& aggregate_id,
+  // replayed and workers stop parking the stream. Returns the number replayed. Rows whose
+  // event no longer exists are marked replayed without reaching `handle`.
+  int Replay(const std::string& replica_set, const std::string& projection, const StreamId& stream,
              const std::function<void(std::span<const Event>, pqxx::work&)>& handle);
 
  private:

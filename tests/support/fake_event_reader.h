@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "orchestrator/event_reader.h"
+#include "orchestrator/stream_id.h"
 
 namespace projd::testing {
 
@@ -15,10 +16,16 @@ class FakeEventReader final : public EventReader {
  public:
   // Appends an event at the next position (1, 2, ...) in `partition`; returns the position.
   std::int64_t Append(int partition, std::string aggregate_id = "a", std::string type = "Happened") {
+    return Append(partition, StreamId{"", "", std::move(aggregate_id)}, std::move(type));
+  }
+  // The same for an event of `stream` (bounded context, aggregate type and id).
+  std::int64_t Append(int partition, StreamId stream, std::string type) {
     std::lock_guard lock(mu_);
     EventWithPartition e;
     e.event.global_position = static_cast<std::int64_t>(events_.size()) + 1;
-    e.event.aggregate_id = std::move(aggregate_id);
+    e.event.bounded_context = std::move(stream.bounded_context);
+    e.event.aggregate_type = std::move(stream.aggregate_type);
+    e.event.aggregate_id = std::move(stream.aggregate_id);
     e.event.event_type = std::move(type);
     e.partition = partition;
     events_.push_back(e);

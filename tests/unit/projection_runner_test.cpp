@@ -1,15 +1,18 @@
-// ProjectionRunner states and replay marks, with an in-memory stream, a fake checkpoint
-// store and a fake clock (the stall timer). The runner's own thread runs; every wait here
+// ProjectionRunner states, replay marks and parking, with an in-memory stream, fake
+// checkpoint and dead-letter stores and a fake clock (the stall timer). The runner's own thread runs; every wait here
 // is a bounded wait for a condition.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/projection_runner.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/fake_dead_letter_store.h"
 #include "tests/support/fake_event_reader.h"
 #include "tests/support/process.h"
 
@@ -17,6 +20,7 @@ using namespace std::chrono_literals;
 using projd::Checkpoint;
 using projd::Event;
 using projd::RunnerState;
+using projd::StreamId;
 using projd::testing::WaitFor;
 
 namespace {
@@ -100,6 +104,65 @@ struct Fixture {
   RunnerState State() { return runner->Status().state; }
 };
 
+// A transactional sink with the `skip` policy that throws on events of type "Poison" and
+// records the positions it applied.
+class PoisonSink final : public projd::BatchSink {
+ public:
+  std::string Name() const override { return "poisoned"; }
+  bool Transactional() const override { return true; }
+  projd::ErrorHandling OnError() const override { return {2, 1ms, 2ms, /*skip=*/true}; }
+  void Apply(std::span<const Event> batch, projd::TransactionHandle&) override {
+    for (const auto& e : batch) {
+      if (e.event_type == "Poison") throw std::runtime_error("cannot handle poison");
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& e : batch) applied_.push_back(e.global_position);
+  }
+  std::vector<std::int64_t> applied() {
+    std::lock_guard lock(mu_);
+    return applied_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::int64_t> applied_;
+};
+
+// A runner of PoisonSink over a FakeDeadLetterStore, on one partition.
+struct ParkingFixture {
+  projd::testing::FakeClock clock;
+  projd::testing::FakeCheckpointStore store{&clock};
+  projd::PersistenceCore core{store, clock, CoreOptions()};
+  projd::PublishedMark mark;
+  PoisonSink sink;
+  projd::testing::FakeEventReader* reader = nullptr;
+  projd::testing::FakeDeadLetterStore* dead_letters = nullptr;
+  std::unique_ptr<projd::ProjectionRunner> runner;
+
+  ParkingFixture() {
+    core.Start();
+    auto r = std::make_unique<projd::testing::FakeEventReader>();
+    auto d = std::make_unique<projd::testing::FakeDeadLetterStore>();
+    reader = r.get();
+    dead_letters = d.get();
+    projd::RunnerOptions o;
+    o.replica_set = "rs";
+    o.worker_id = "w1";
+    o.batch_size = 10;
+    o.poll_interval = 20ms;
+    runner = std::make_unique<projd::ProjectionRunner>(sink, std::move(r), std::move(d), core, mark, clock,
+                                                      projd::Logger("test", "off", projd::LogFormat::kText), o);
+  }
+  ~ParkingFixture() { runner->Stop(); }
+  // Starts the runner over every appended event and waits until it is at the end.
+  void RunToEnd(std::int64_t last) {
+    runner->Start();
+    mark.Publish(last);
+    runner->Take(4, {Checkpoint{{"rs", "poisoned", 0}, 0, 1, "w1"}});
+    REQUIRE(WaitFor([&] { return runner->Status().min_position == last; }, 5s));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a runner without partitions is idle, then runs and reports caught up at the mark", "[runner]") {
@@ -169,4 +232,39 @@ TEST_CASE("a unit reported in doubt that had committed is not applied again by a
   REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp && f.runner->Status().min_position == 12; }, 5s));
   const auto seen = f.sink.fresh();
   CHECK(seen == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+}
+
+TEST_CASE("a dead letter parks only its own stream, not the same aggregate id of another type or context",
+          "[runner][dead_letters]") {
+  ParkingFixture f;
+  const StreamId poisoned{"sales", "A", "42"};
+  std::vector<std::int64_t> parked;  // positions that must wait behind the dead letter
+  SECTION("the poison is found by this runner") {
+    f.reader->Append(0, poisoned, "Opened");
+    f.reader->Append(0, poisoned, "Poison");
+  }
+  SECTION("the dead letter was recorded before (another worker, an earlier run)") {
+    f.dead_letters->Preload({"rs", "poisoned", 99, poisoned, "Poison", false, "cannot handle poison", 2});
+    parked.push_back(f.reader->Append(0, poisoned, "Opened"));
+  }
+  parked.push_back(f.reader->Append(0, poisoned, "Deposited"));
+  const auto other_type = f.reader->Append(0, StreamId{"sales", "B", "42"}, "Opened");
+  const auto other_context = f.reader->Append(0, StreamId{"billing", "A", "42"}, "Opened");
+  const auto other_id = f.reader->Append(0, StreamId{"sales", "A", "43"}, "Opened");
+  f.RunToEnd(other_id);
+
+  const auto applied = f.sink.applied();
+  for (const auto p : {other_type, other_context, other_id}) {
+    CHECK(std::count(applied.begin(), applied.end(), p) == 1);
+  }
+  for (const auto p : parked) CHECK(std::count(applied.begin(), applied.end(), p) == 0);
+  std::vector<std::int64_t> recorded_parked;
+  for (const auto& l : f.dead_letters->letters()) {
+    CHECK(l.stream == poisoned);  // every dead letter is of the poisoned stream
+    if (l.parked) recorded_parked.push_back(l.global_position);
+  }
+  CHECK(recorded_parked == parked);
+  CHECK(f.dead_letters->ParkedStreams("rs", "poisoned") == std::set<StreamId>{poisoned});
+  f.clock.Advance(1s);  // past POLL_INTERVAL: the runner re-reads the parked set from the store
+  CHECK(WaitFor([&] { return f.runner->Status().parked_aggregates == 1; }, 5s));
 }

@@ -91,8 +91,20 @@ double FollowerCatchUp(const projd::pg::ConnectionOptions& db) {
   projd::pg::PgPositionSource source(db);
   projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(2000));
   const auto start = Clock::now();
-  follower.Advance();
+  if (!follower.Advance()) std::fprintf(stderr, "follower: %s\n", follower.last_error().c_str());
   return Seconds(start);
+}
+
+// The cost of one observation round at the top of the stream (nothing new): what every
+// wake-up of a caught-up worker pays. Microseconds per Advance(), over `rounds`.
+double AdvanceAtTop(const projd::pg::ConnectionOptions& db, int rounds) {
+  projd::SystemClock clock;
+  projd::pg::PgPositionSource source(db);
+  projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(2000));
+  follower.Advance();
+  const auto start = Clock::now();
+  for (int i = 0; i < rounds; ++i) follower.Advance();
+  return Seconds(start) * 1e6 / rounds;
 }
 
 // `gaps` rolled-back positions among committed ones in a schema of their own; the seconds
@@ -100,11 +112,12 @@ double FollowerCatchUp(const projd::pg::ConnectionOptions& db) {
 double ProveGaps(const std::string& url, int gaps) {
   const projd::pg::ConnectionOptions db{url, "bench_gaps", "projd-bench"};
   projd::bench::PrepareSeededStream(db, 0);
-  pqxx::connection c(url);
-  pqxx::nontransaction(c).exec0("TRUNCATE bench_gaps.events RESTART IDENTITY");
+  auto conn = projd::pg::Connect(db);
+  pqxx::connection& c = *conn;
+  pqxx::nontransaction(c).exec0("TRUNCATE events RESTART IDENTITY");
   for (int i = 0; i < gaps; ++i) {
     const std::string insert =
-        "INSERT INTO bench_gaps.events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
+        "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
         " VALUES ('b', 't', 'g" + std::to_string(i) + "', 1, 'E')";
     pqxx::work rolled_back(c);
     rolled_back.exec0(insert);
@@ -154,6 +167,7 @@ int main(int argc, char** argv) {
     std::printf("%-8d %14.0f %14.0f %7.2f\n", batch, raw, following.rate, following.rate / raw);
   }
   std::printf("a fresh follower from 0 to %lld: %.3f s\n", static_cast<long long>(events), FollowerCatchUp(db));
+  std::printf("one observation round at the top: %.0f us (mean of 2000)\n", AdvanceAtTop(db, 2000));
   std::printf("proving 1000 rolled-back positions (GAP_GRACE 0): %.3f s\n", ProveGaps(url, 1000));
   const auto all = Reader(db, 1000, 64, events);
   const auto quarter = Reader(db, 1000, 16, events);

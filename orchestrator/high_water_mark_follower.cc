@@ -59,7 +59,14 @@ void HighWaterMarkFollower::StoreIfDue() {
   if (!may_store_ || hwm_.mark() <= stored_mark_) return;
   const bool proved = hwm_.passed_proven() > stored_passed_proven_;
   if (!proved && clock_.Now() - stored_at_ < kStoreEvery) return;
-  source_.SaveProvenMark(hwm_.mark());
+  try {
+    source_.SaveProvenMark(hwm_.mark());
+  } catch (const PermanentError&) {
+    // A role that may not write projd_proven_marks, a read-only server: follow without
+    // storing (this round reports the error once).
+    may_store_ = false;
+    throw;
+  }
   stored_mark_ = hwm_.mark();
   stored_passed_proven_ = hwm_.passed_proven();
   stored_at_ = clock_.Now();

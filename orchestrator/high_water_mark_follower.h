@@ -6,7 +6,8 @@
 // ended. The first Advance() starts H at the proven mark stored by any process (when that
 // is above `start`), and H is stored again as it moves on, so a restart neither re-proves
 // history nor waits on live transactions for old gaps. A follower started above the stored
-// mark (`projd read --from N`) never stores: its start was not proven.
+// mark (`projd read --from N`) never stores: its start was not proven; nor does one whose
+// store was refused for good (a role without write access, a read-only server).
 //
 // Supervised: a failing database call (outage, broken connection, a permission or other
 // permanent error) is counted, reported through last_error(), and the next Advance()

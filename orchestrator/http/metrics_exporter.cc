@@ -127,7 +127,7 @@ std::string RenderMetrics(const WorkerStatus& s) {
               static_cast<double>(r.dead_letters), p);
     f.Counter("replayed_events_total", "Events handed to a projection as a replay after a rebuild.",
               static_cast<double>(r.replayed), p);
-    f.Gauge("parked_aggregates", "Aggregates parked behind a dead letter.", r.parked_aggregates, p);
+    f.Gauge("parked_aggregates", "Streams (bounded context, aggregate type, aggregate id) parked behind a dead letter.", r.parked_aggregates, p);
     f.Gauge("stopped_partitions", "Partitions this projection stopped on by its error policy.",
             static_cast<double>(r.stopped.size()), p);
     const auto lag = r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position);

@@ -97,6 +97,12 @@ struct Joined {
   }
 };
 
+// Runs a statement outside any transaction block (COMMIT PREPARED, CREATE DATABASE).
+void ExecOutside(const PgTestSchema& db, const std::string& sql) {
+  auto c = db.Connect();
+  pqxx::nontransaction(*c).exec0(sql);
+}
+
 // The same server, another database.
 std::string UrlOfDatabase(const std::string& url, const std::string& database) {
   const auto query = url.find('?');
@@ -181,10 +187,7 @@ TEST_CASE("transactions that cannot write these events do not hold the mark", "[
   PgTestSchema db;
   // A long write transaction in another database of the cluster (holds the cluster-wide xmin).
   const std::string other = db.schema() + "_other";
-  {
-    auto c = db.Connect();
-    pqxx::nontransaction(*c).exec0("CREATE DATABASE " + other);
-  }
+  ExecOutside(db, "CREATE DATABASE " + other);
   auto other_conn = std::make_unique<pqxx::connection>(UrlOfDatabase(db.url(), other));
   auto other_tx = std::make_unique<pqxx::work>(*other_conn);
   other_tx->exec0("CREATE TABLE batch (i int)");
@@ -219,8 +222,7 @@ TEST_CASE("transactions that cannot write these events do not hold the mark", "[
   other_tx->abort();
   other_tx.reset();
   other_conn.reset();
-  auto c = db.Connect();
-  pqxx::nontransaction(*c).exec0("DROP DATABASE " + other);
+  ExecOutside(db, "DROP DATABASE " + other);
 }
 
 TEST_CASE("a restarted follower starts at the stored proven mark: old gaps are not proven again",
@@ -277,4 +279,45 @@ TEST_CASE("the stored proven mark never goes down and is ignored after the seque
   CHECK(follow.delivered == std::vector<std::int64_t>{1});
   source.SaveProvenMark(1);  // replaces the stale 8
   CHECK(db.Scalar<std::int64_t>("SELECT mark FROM projd_proven_marks") == 1);
+}
+
+TEST_CASE("a two-phase writer holds the mark while prepared and is delivered after COMMIT PREPARED",
+          "[pg][hwm][gap_proof]") {
+  PgTestSchema db;
+  REQUIRE(db.Scalar<int>("SELECT current_setting('max_prepared_transactions')::int") > 0);
+  const std::string gid = db.schema() + "_2pc";
+  // Whatever happens below, no prepared transaction outlives the test.
+  struct Cleanup {
+    const PgTestSchema& db;
+    std::string gid;
+    ~Cleanup() {
+      if (db.Scalar<int>("SELECT count(*) FROM pg_prepared_xacts WHERE gid = '" + gid + "'") > 0) {
+        ExecOutside(db, "ROLLBACK PREPARED '" + gid + "'");
+      }
+    }
+  } cleanup{db, gid};
+  FollowingReader follow(db);
+  InsertCommitted(db, "before", 1);  // 1
+  {
+    auto c = db.Connect();
+    pqxx::nontransaction n(*c);
+    n.exec0("BEGIN");
+    n.exec0("SET LOCAL projd.notify = off");  // PREPARE is refused after NOTIFY (event-store.md)
+    n.exec1(std::string(kInsert).replace(std::string(kInsert).find("$1, $2"), 6, "'prepared', 1"));  // 2
+    n.exec0("PREPARE TRANSACTION '" + gid + "'");
+  }  // its session ends; the prepared transaction keeps its locks
+  InsertCommitted(db, "after", 1);  // 3
+
+  follow.Step();
+  follow.StepsPastGrace();
+  CHECK(follow.follower.mark() == 1);
+  const auto status = follow.follower.Status();
+  CHECK(status.held);
+  REQUIRE(status.held_by.has_value());
+  CHECK(status.held_by->state == "prepared");
+  CHECK(status.held_by->application_name == gid);
+
+  ExecOutside(db, "COMMIT PREPARED '" + gid + "'");
+  follow.Step();
+  CHECK(follow.delivered == std::vector<std::int64_t>{1, 2, 3});
 }

@@ -24,6 +24,7 @@ class ScriptedSource final : public projd::PositionSource {
   std::int64_t stored = 0;
   std::vector<std::int64_t> saves;
   bool save_fails = false;
+  bool save_denied = false;
   bool observe_permanent_error = false;
 
   PositionObservation Observe(std::int64_t, std::int64_t, WithWriters writers) override {
@@ -49,6 +50,7 @@ class ScriptedSource final : public projd::PositionSource {
   std::int64_t LoadProvenMark() override { return stored; }
   void SaveProvenMark(std::int64_t mark) override {
     if (save_fails) throw projd::InDoubtError("connection lost while committing");
+    if (save_denied) throw projd::PermanentError("permission denied for table projd_proven_marks");
     saves.push_back(mark);
     stored = mark;
   }
@@ -177,4 +179,23 @@ TEST_CASE("a store whose commit is in doubt is a failed round and is repeated", 
   source.save_fails = false;
   CHECK(follower.Advance());
   CHECK(source.saves == std::vector<std::int64_t>{20});
+}
+
+TEST_CASE("a follower that may not store the mark reports it once and goes on without storing", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.script = {Obs(10, {})};
+  source.save_denied = true;
+  projd::HighWaterMarkFollower follower(source, clock, 1s);
+  CHECK(follower.Advance());
+  source.script = {Obs(20, {})};
+  clock.Advance(projd::HighWaterMarkFollower::kStoreEvery);
+  CHECK_FALSE(follower.Advance());
+  CHECK_THAT(follower.last_error(), Catch::Contains("permission denied"));
+  CHECK(follower.mark() == 20);
+  source.script = {Obs(30, {})};
+  clock.Advance(projd::HighWaterMarkFollower::kStoreEvery);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 30);
+  CHECK(follower.errors() == 1);
 }

@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
     projd::EmbeddedPostgres::Options options;
     options.keep = keep;
     options.settings["max_connections"] = "300";
-    options.settings["max_prepared_transactions"] = "20";  // two-phase writer tests
+    // Two-phase writers (tests/pg/writer_contract_pgtest.cpp) need PREPARE TRANSACTION.
+    options.settings["max_prepared_transactions"] = "20";
     projd::EmbeddedPostgres pg(options);
     pg.Start();
     std::cerr << "projd-testpg: PostgreSQL on 127.0.0.1:" << pg.port() << " (" << pg.base_dir()

@@ -429,7 +429,7 @@ TEST_CASE("a permanent error from the store does not escape the flusher thread a
   CHECK(core.Shutdown().drained);
 }
 
-TEST_CASE("a unit failing on a permanent database error is a breaker failure; the lane goes on",
+TEST_CASE("a unit failing on a permanent database error is a breaker failure and the lane goes on",
           "[persistence][errors][units]") {
   Fixture f;
   PersistenceCore core(f.store, f.clock, Options());

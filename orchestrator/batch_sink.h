@@ -31,7 +31,13 @@ class BatchSink {
   // async sinks handle the batch first and their checkpoints are submitted afterwards.
   virtual bool Transactional() const = 0;
   virtual ReadScope Scope() const { return {}; }
-  // Throwing rolls the unit back; the runner retries with backoff.
+  // What Apply/Handle throw decides who is to blame (docs/projections.md, "Errors"):
+  //   projd::Error (errors.h)  - the database failed: retried with capped backoff for as
+  //                              long as it lasts, never counted against the error policy;
+  //   anything else            - the projection failed for these events: retried
+  //                              OnError().max_attempts times, then the policy applies.
+  // ProjectionSink sorts a projection's pqxx exceptions accordingly. Throwing from Apply
+  // rolls the unit back.
   virtual void Apply(std::span<const Event> batch, TransactionHandle& tx) {}
   virtual void Handle(std::span<const Event> batch, bool replaying) {}
 };

@@ -4,7 +4,10 @@
 // rejects older writers, and within one generation a position never moves backwards.
 // A fenced key is an expected outcome (a value), not an error.
 // Errors: TransientError (retry; counts as a failed batch), InDoubtError (timeout or lost
-// reply: the batch may or may not have committed; writes are idempotent, so retry).
+// reply: the batch may or may not have committed; writes are idempotent, so retry),
+// PermanentError (disk full, a read-only server, no privilege: the core still retries with
+// backoff). Every projd::Error is a database failure. CommitUnit also throws HandlerError
+// when unit.apply failed for a reason of its own (never for a database error).
 // Implementations need not be thread-safe: the core calls one store from one thread at a time.
 #pragma once
 
@@ -51,7 +54,8 @@ class CheckpointStore {
   virtual WriteOutcome WriteBatch(std::span<const Checkpoint> batch, std::chrono::milliseconds timeout) = 0;
 
   // Runs unit.apply and the fenced checkpoint writes in one transaction within `timeout`.
-  // kFenced: some checkpoint was fenced and the whole unit rolled back. kMoved: see above.
+  // An exception from unit.apply that is neither a projd::Error nor a database driver error
+  // is rethrown as HandlerError (the transaction rolls back). kFenced: some checkpoint was fenced and the whole unit rolled back. kMoved: see above.
   virtual UnitOutcome CommitUnit(const TransactionalUnit& unit, std::chrono::milliseconds timeout) = 0;
 
   // Takes partitions under `generation` for the given projections in one transaction:

@@ -28,6 +28,8 @@ class CircuitBreaker {
   void Reset();
 
   BreakerState state() const { return state_; }
+  // Open and the timeout passed: the next Allow() lets a probe out.
+  bool ProbeDue() const { return state_ == BreakerState::kOpen && clock_.Now() - opened_at_ >= open_timeout_; }
   int consecutive_failures() const { return failures_; }
   std::int64_t trips() const { return trips_; }
 

@@ -77,6 +77,9 @@ void Coordinator::Loop() {
       // Tick handles database errors itself; anything else is a bug we log and survive.
       logger_.Error("coordination round failed", {{"error", e.what()}});
       wait = backoff_.Next();
+    } catch (...) {
+      logger_.Error("coordination round failed with a non-standard exception");
+      wait = backoff_.Next();
     }
     if (stop_) break;
     wake_.WaitFor(seen, wait);

@@ -102,14 +102,18 @@ void DurabilityTicket::Resolve(Durability d) {
 // --- PersistenceCore --------------------------------------------------------------------
 
 PersistenceCore::PersistenceCore(CheckpointStore& store, const Clock& clock, PersistenceOptions options,
-                                 FencedCallback on_fenced, PersistenceObserver* observer)
+                                 FencedCallback on_fenced, PersistenceObserver* observer,
+                                 std::optional<Logger> logger)
     : store_(store),
       clock_(clock),
       options_(options),
       on_fenced_(std::move(on_fenced)),
       observer_(observer),
       created_(clock.Now()),
-      breaker_(clock, options.breaker_threshold, options.breaker_timeout) {}
+      breaker_(clock, options.breaker_threshold, options.breaker_timeout),
+      logger_(std::move(logger)),
+      failure_log_(options.failure_log_interval),
+      probe_log_(options.failure_log_interval) {}
 
 PersistenceCore::~PersistenceCore() {
   {
@@ -231,6 +235,61 @@ void PersistenceCore::NoteBreaker(BreakerState before) {
     std::lock_guard lock(mu_);
     after = breaker_.state();
   }
+  if (after == before) return;
+  LogBreakerChange(before, after, "");
+  if (observer_) observer_->OnBreakerChange(after);
+}
+
+void PersistenceCore::LogBreakerChange(BreakerState before, BreakerState after, const std::string& error) {
+  if (!logger_ || after == before) return;
+  // Opening and closing are the edges of an outage: always logged. A failed probe (half-open
+  // back to open, every CIRCUIT_BREAKER_TIMEOUT) is rate-limited in AfterAttempt.
+  if (after == BreakerState::kOpen) {
+    logger_->Error("persistence circuit breaker opened: checkpoints are kept pending, units and forced flushes "
+                   "fail fast until a probe succeeds",
+                   {{"after_failures", std::to_string(options_.breaker_threshold)},
+                    {"probe_in_ms", std::to_string(options_.breaker_timeout.count())},
+                    {"error", error}});
+  } else if (after == BreakerState::kClosed) {
+    logger_->Info("persistence circuit breaker closed", {{"was", ToString(before)}});
+  } else {
+    logger_->Info("persistence circuit breaker half-open: probing with one transaction");
+  }
+}
+
+void PersistenceCore::AfterAttempt(const std::string& operation, const std::string& error, bool probe,
+                                   BreakerState before) {
+  BreakerState after;
+  {
+    std::lock_guard lock(mu_);
+    after = breaker_.state();
+  }
+  if (logger_) {
+    std::lock_guard lock(log_mu_);
+    const auto now = clock_.Now();
+    if (!error.empty()) {
+      if (const auto covered = failure_log_.Occur(now)) {
+        logger_->Warn("persistence transaction failed; pending checkpoints are kept and retried",
+                      {{"operation", operation}, {"error", error},
+                       {"failures", std::to_string(failure_log_.episode())},
+                       {"since_last_log", std::to_string(covered)},
+                       {"breaker", ToString(after)}});
+      }
+      if (probe && after == BreakerState::kOpen) {
+        if (const auto covered = probe_log_.Occur(now)) {
+          logger_->Warn("persistence circuit breaker probe failed; open again",
+                        {{"error", error}, {"probes_failed", std::to_string(covered)},
+                         {"probe_in_ms", std::to_string(options_.breaker_timeout.count())}});
+        }
+      }
+    } else if (const auto failed = failure_log_.End()) {
+      probe_log_.End();
+      logger_->Info("persistence transactions succeed again", {{"operation", operation},
+                                                               {"failed_before", std::to_string(failed)}});
+    }
+  }
+  // A probe that failed went open -> half-open -> open: no change to report.
+  if (after != before) LogBreakerChange(before, after, error);
   if (after != before && observer_) observer_->OnBreakerChange(after);
 }
 
@@ -240,6 +299,7 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
   std::lock_guard flush_lock(flush_mu_);
   std::vector<Checkpoint> batch;
   BreakerState breaker_before;
+  bool probe = false;
   {
     std::lock_guard lock(mu_);
     breaker_before = breaker_.state();
@@ -256,6 +316,7 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
       return FlushOutcome::kSkippedOpen;
     }
     // A half-open probe is one small batch.
+    probe = breaker_.state() == BreakerState::kHalfOpen;
     const std::size_t limit =
         breaker_.state() == BreakerState::kHalfOpen ? 1 : static_cast<std::size_t>(options_.max_batch_size);
     // Oldest first, so no key starves behind busy ones.
@@ -275,10 +336,16 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
 
   const auto start = clock_.Now();
   std::optional<WriteOutcome> outcome;
+  std::string error;
   try {
     outcome = store_.WriteBatch(batch, options_.timeout);
-  } catch (const TransientError&) {
-  } catch (const InDoubtError&) {
+  } catch (const std::exception& e) {
+    // Transient, in doubt, permanent (disk full, a read-only server, no privilege) or a
+    // bug below: the outcome is unknown; merge back and retry. Nothing leaves this thread.
+    error = e.what();
+    if (error.empty()) error = "checkpoint write failed";
+  } catch (...) {
+    error = "checkpoint write failed with a non-standard exception";
   }
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
 
@@ -306,6 +373,7 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
       }
     } else {
       breaker_.RecordFailure();
+      last_error_ = error;
       // Outcome unknown or failed: merge back; a newer pending entry wins.
       for (const auto& cp : batch) {
         in_flight_.erase(cp.key);
@@ -318,9 +386,10 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
         }
       }
     }
+    if (outcome) last_error_.clear();
     ++stats_.flushes[ToString(trigger) + (outcome ? "/success" : "/failure")];
   }
-  NoteBreaker(breaker_before);
+  AfterAttempt(ToString(trigger), error, probe, breaker_before);
   if (on_fenced_) {
     for (const auto& cp : fenced) on_fenced_(cp.key, cp.generation);
   }
@@ -442,7 +511,10 @@ std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
   std::lock_guard lock(mu_);
   if (stopping_ || shut_down_) {
     promise.set_value(UnitResult::kShutDown);
-  } else if (breaker_.state() == BreakerState::kOpen) {
+  } else if (breaker_.state() == BreakerState::kOpen && !breaker_.ProbeDue()) {
+    // Once the probe is due the unit goes to the lane and may be the probe: a worker with
+    // only transactional projections has no checkpoint flush to probe with, and its breaker
+    // would otherwise stay open until an operator reset it.
     ++stats_.rejected_circuit_open;
     promise.set_value(UnitResult::kCircuitOpen);
   } else if (units_in_flight_ >= options_.max_units_in_flight) {
@@ -456,6 +528,80 @@ std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
   return future;
 }
 
+UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit) {
+  UnitResult result = UnitResult::kFailed;
+  BreakerState before;
+  bool attempted = false;
+  bool probe = false;
+  std::string error;
+  {
+    std::lock_guard flush_lock(flush_mu_);
+    bool allowed;
+    {
+      std::lock_guard lock(mu_);
+      before = breaker_.state();
+      allowed = breaker_.Allow();
+      probe = allowed && breaker_.state() == BreakerState::kHalfOpen;
+    }
+    if (!allowed) {
+      result = UnitResult::kCircuitOpen;
+    } else {
+      attempted = true;
+      const auto start = clock_.Now();
+      bool ok = false;
+      try {
+        switch (store_.CommitUnit(unit, options_.timeout)) {
+          case UnitOutcome::kCommitted: result = UnitResult::kCommitted; break;
+          case UnitOutcome::kFenced: result = UnitResult::kFenced; break;
+          case UnitOutcome::kMoved: result = UnitResult::kMoved; break;
+        }
+        ok = true;
+      } catch (const HandlerError&) {
+        // The unit's own code failed (a poison event): not the database's fault.
+        ok = true;
+        result = UnitResult::kFailed;
+      } catch (const std::exception& e) {
+        // Every database error, permanent ones included (disk full, read-only), and
+        // anything else from below: a failed transaction; the runner retries the unit.
+        error = e.what();
+        if (error.empty()) error = "unit failed";
+      } catch (...) {
+        error = "unit failed with a non-standard exception";
+      }
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
+      if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
+      std::lock_guard lock(mu_);
+      RecordAttempt(ok && result != UnitResult::kFailed, took);
+      if (ok) {
+        breaker_.RecordSuccess();
+        last_error_.clear();
+      } else {
+        breaker_.RecordFailure();
+        last_error_ = error;
+      }
+      if (result == UnitResult::kCommitted) {
+        ++stats_.units_committed;
+        for (const auto& cp : unit.checkpoints) {
+          MarkDurable(cp);
+          ResolveTickets(cp.key);
+        }
+      } else if (result == UnitResult::kFenced) {
+        ++stats_.units_fenced;
+        ++stats_.fenced;
+      }
+    }
+  }
+  if (attempted) {
+    AfterAttempt("unit", error, probe, before);
+  } else {
+    NoteBreaker(before);
+  }
+  if (result == UnitResult::kFenced && on_fenced_) {
+    for (const auto& cp : unit.checkpoints) on_fenced_(cp.key, cp.generation);
+  }
+  return result;
+}
+
 void PersistenceCore::UnitLoop() {
   while (true) {
     QueuedUnit q;
@@ -467,58 +613,12 @@ void PersistenceCore::UnitLoop() {
       units_.pop_front();
     }
     UnitResult result = UnitResult::kFailed;
-    BreakerState before;
-    {
-      std::lock_guard flush_lock(flush_mu_);
-      bool allowed;
-      {
-        std::lock_guard lock(mu_);
-        before = breaker_.state();
-        allowed = breaker_.Allow();
-      }
-      if (!allowed) {
-        result = UnitResult::kCircuitOpen;
-      } else {
-        const auto start = clock_.Now();
-        bool ok = false;
-        try {
-          switch (store_.CommitUnit(q.unit, options_.timeout)) {
-            case UnitOutcome::kCommitted: result = UnitResult::kCommitted; break;
-            case UnitOutcome::kFenced: result = UnitResult::kFenced; break;
-            case UnitOutcome::kMoved: result = UnitResult::kMoved; break;
-          }
-          ok = true;
-        } catch (const TransientError&) {
-        } catch (const InDoubtError&) {
-        } catch (const PermanentError&) {
-          // The unit's own code failed (a poison event): not the database's fault.
-          ok = true;
-          result = UnitResult::kFailed;
-        }
-        const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
-        if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
-        std::lock_guard lock(mu_);
-        RecordAttempt(ok && result != UnitResult::kFailed, took);
-        if (ok) {
-          breaker_.RecordSuccess();
-        } else {
-          breaker_.RecordFailure();
-        }
-        if (result == UnitResult::kCommitted) {
-          ++stats_.units_committed;
-          for (const auto& cp : q.unit.checkpoints) {
-            MarkDurable(cp);
-            ResolveTickets(cp.key);
-          }
-        } else if (result == UnitResult::kFenced) {
-          ++stats_.units_fenced;
-          ++stats_.fenced;
-        }
-      }
-    }
-    NoteBreaker(before);
-    if (result == UnitResult::kFenced && on_fenced_) {
-      for (const auto& cp : q.unit.checkpoints) on_fenced_(cp.key, cp.generation);
+    try {
+      result = CommitQueued(q.unit);
+    } catch (const std::exception& e) {
+      // CommitQueued handles the store's errors; this is a callback failing. The unit lane
+      // must go on (every transactional runner waits on it) and the promise must be kept.
+      if (logger_) logger_->Error("persistence unit lane: a unit failed outside its transaction", {{"error", e.what()}});
     }
     {
       std::lock_guard lock(mu_);
@@ -546,12 +646,18 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
       while (next <= clock_.Now()) next += options_.interval;
     }
     // Flush everything pending at this tick, batch by batch.
-    while (true) {
-      const auto outcome = Flush(trigger, nullptr);
-      if (outcome != FlushOutcome::kSuccess) break;
-      std::lock_guard lock(mu_);
-      if (pending_.empty() || stopping_) break;
-      if (trigger == Trigger::kSize && static_cast<int>(pending_.size()) < options_.max_batch_size) break;
+    try {
+      while (true) {
+        const auto outcome = Flush(trigger, nullptr);
+        if (outcome != FlushOutcome::kSuccess) break;
+        std::lock_guard lock(mu_);
+        if (pending_.empty() || stopping_) break;
+        if (trigger == Trigger::kSize && static_cast<int>(pending_.size()) < options_.max_batch_size) break;
+      }
+    } catch (const std::exception& e) {
+      // Flush handles the store's errors itself; this is a callback or observer failing.
+      // The thread goes on with the next tick: a lost flusher would stall every checkpoint.
+      if (logger_) logger_->Error("persistence flush round failed; retrying at the next tick", {{"error", e.what()}});
     }
   }
 }
@@ -583,6 +689,11 @@ PersistenceStats PersistenceCore::GetStats() const {
   for (const auto& [k, p] : pending_) oldest = std::min(oldest, p.since);
   s.oldest_pending_age = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - oldest).count();
   return s;
+}
+
+std::string PersistenceCore::LastError() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
 }
 
 void PersistenceCore::ResetCircuitBreaker() {

@@ -15,6 +15,10 @@
 //    runners to stop pulling events while durable progress lags too far.
 //  * Fenced keys (a newer generation owns the row) are dropped, counted and reported to the
 //    owner's callback; never retried, never a breaker failure.
+//  * No exception from the store ends a thread: every database error (transient, in doubt
+//    or permanent: disk full, a read-only server) and anything else the store throws is a
+//    failed transaction, counted, fed to the breaker and retried. Failures and breaker
+//    transitions are logged with the error text, rate-limited (failure_log_interval).
 // Thread-safe: every public call may come from any thread.
 #pragma once
 
@@ -35,6 +39,8 @@
 #include "orchestrator/circuit_breaker.h"
 #include "orchestrator/clock.h"
 #include "orchestrator/config.h"
+#include "orchestrator/log_throttle.h"
+#include "orchestrator/logging.h"
 #include "orchestrator/persistence_stats.h"
 
 namespace projd {
@@ -57,6 +63,9 @@ struct PersistenceOptions {
   // this; it must not be below that number (a lower bound turned every third projection's
   // batch into a rejected, backed-off retry: found by the fault suite).
   int max_units_in_flight = 64;
+  // Under a lasting failure, a failed transaction (or a failed breaker probe) is logged at
+  // once, then at most once per this interval with the number of failures in between.
+  std::chrono::milliseconds failure_log_interval{30000};
 
   static PersistenceOptions FromConfig(const Config& c);
 };
@@ -129,8 +138,10 @@ class PersistenceCore {
  public:
   using FencedCallback = std::function<void(const CheckpointKey&, std::int64_t generation)>;
 
+  // `logger` receives failures, recoveries and breaker transitions (none when empty).
   PersistenceCore(CheckpointStore& store, const Clock& clock, PersistenceOptions options,
-                  FencedCallback on_fenced = {}, PersistenceObserver* observer = nullptr);
+                  FencedCallback on_fenced = {}, PersistenceObserver* observer = nullptr,
+                  std::optional<Logger> logger = std::nullopt);
   ~PersistenceCore();  // stops the threads; does not drain (call Shutdown for that)
 
   // Starts the flusher thread (interval and size triggers) and the unit lane.
@@ -158,6 +169,8 @@ class PersistenceCore {
   bool ShouldPause() const;
   PersistenceStats GetStats() const;
   void ResetCircuitBreaker();
+  // The error text of the latest failed transaction ("" when the latest one succeeded).
+  std::string LastError() const;
 
   // One flush of up to MAX_BATCH_SIZE keys, on the calling thread (tests drive the core
   // deterministically with this instead of Start()).
@@ -185,8 +198,14 @@ class PersistenceCore {
   void ResolveTickets(const CheckpointKey& key);                               // mu_ held
   void RecordAttempt(bool success, std::chrono::microseconds duration);        // mu_ held
   void NoteBreaker(BreakerState before);
+  // After a transaction attempt (`error` empty = it succeeded, as far as the database goes):
+  // logs the failure or the recovery (rate-limited) and the breaker transition.
+  void AfterAttempt(const std::string& operation, const std::string& error, bool probe, BreakerState before);
+  void LogBreakerChange(BreakerState before, BreakerState after, const std::string& error);
   void FlusherLoop(Clock::Monotonic::time_point first_tick);
   void UnitLoop();
+  // One unit on the lane: breaker, transaction, stats, logs; never throws a store error.
+  UnitResult CommitQueued(const TransactionalUnit& unit);
 
   CheckpointStore& store_;
   const Clock& clock_;
@@ -209,6 +228,12 @@ class PersistenceCore {
   bool stopping_ = false;
   bool shut_down_ = false;
   std::int64_t attempts_ = 0;
+  std::string last_error_;
+
+  std::optional<Logger> logger_;
+  std::mutex log_mu_;           // guards the throttles
+  LogThrottle failure_log_;     // failed transactions
+  LogThrottle probe_log_;       // failed half-open probes
 
   std::mutex flush_mu_;  // one flush at a time (serialises store use)
 

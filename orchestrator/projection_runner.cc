@@ -4,9 +4,20 @@
 #include <limits>
 
 #include "orchestrator/backoff.h"
+#include "orchestrator/database_url.h"
 #include "orchestrator/errors.h"
 
 namespace projd {
+namespace {
+
+// The text of a unit that did not commit for a reason of the database's.
+std::string UnitFailure(UnitResult result, const std::string& last_error) {
+  if (result == UnitResult::kCircuitOpen) return "persistence circuit breaker open";
+  if (result == UnitResult::kRejectedFull) return "persistence unit lane full";
+  return last_error.empty() ? "unit " + ToString(result) : last_error;
+}
+
+}  // namespace
 
 std::string ToString(RunnerState s) {
   switch (s) {
@@ -43,7 +54,7 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 void ProjectionRunner::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] { Run(); });
 }
 
 void ProjectionRunner::Stop() {
@@ -112,8 +123,8 @@ RunnerStatus ProjectionRunner::Status() const {
   s.lag_time = at_mark ? std::chrono::milliseconds(0)
                        : std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - last_caught_up_);
   s.batch_durations = batch_durations_.Snapshot();
-  if ((s.state == RunnerState::kRunning || s.state == RunnerState::kFailing) && !owned_.empty() &&
-      clock_.Now() - last_progress_ >= options_.stall_after) {
+  // A failing runner stays `failing` (it knows why); stalled is for silence without an error.
+  if (s.state == RunnerState::kRunning && !owned_.empty() && clock_.Now() - last_progress_ >= options_.stall_after) {
     s.state = RunnerState::kStalled;
   }
   s.min_position = 0;
@@ -138,11 +149,13 @@ void ProjectionRunner::SetCaughtUp() {
   }
 }
 
-void ProjectionRunner::Fail(const std::string& error) {
+void ProjectionRunner::Fail(const std::string& error, Blame blame) {
   std::lock_guard lock(mu_);
   status_.state = RunnerState::kFailing;
   ++status_.errors;
-  status_.last_error = error;
+  if (blame == Blame::kDatabase) ++status_.database_errors;
+  status_.last_error = MaskSecrets(error);  // shown by /status and /readyz
+  status_.database_error = blame == Blame::kDatabase;
 }
 
 bool ProjectionRunner::Pause(std::chrono::milliseconds timeout) {
@@ -163,6 +176,25 @@ void ProjectionRunner::RefreshParked() {
   } catch (const std::exception& e) {
     // Keep the last known set; a failed refresh is retried on the next batch.
     logger_.Warn("reading parked streams failed", {{"projection", name_}, {"error", e.what()}});
+  }
+}
+
+void ProjectionRunner::Run() {
+  Backoff backoff(options_.retry_initial, options_.retry_max);
+  while (true) {
+    try {
+      Loop();
+      return;
+    } catch (const std::exception& e) {
+      // Loop handles database and handler errors itself; whatever else escapes (a bug, an
+      // allocation failure) is logged and the loop restarts: this thread never ends the worker.
+      Fail(std::string("runner loop: ") + e.what(), Blame::kDatabase);
+      logger_.Error("projection runner failed; restarting it", {{"projection", name_}, {"error", e.what()}});
+    } catch (...) {
+      Fail("runner loop: non-standard exception", Blame::kDatabase);
+      logger_.Error("projection runner failed with a non-standard exception; restarting it", {{"projection", name_}});
+    }
+    if (!Pause(backoff.Next())) return;
   }
 }
 
@@ -221,7 +253,7 @@ void ProjectionRunner::Loop() {
       result = reader_->ReadBatch(request);
     } catch (const std::exception& e) {
       batch.unlock();
-      Fail(e.what());
+      Fail(e.what(), Blame::kDatabase);
       logger_.Warn("reading events failed; retrying", {{"projection", name_}, {"error", e.what()}});
       if (!Pause(backoff.Next())) return;
       continue;
@@ -297,6 +329,7 @@ void ProjectionRunner::Loop() {
       }
     }
     status_.state = RunnerState::kRunning;
+    status_.database_error = false;
     last_progress_ = clock_.Now();
     status_.events_processed += static_cast<std::int64_t>(events.size());
     if (replaying) status_.replayed += static_cast<std::int64_t>(events.size());
@@ -309,7 +342,7 @@ bool ProjectionRunner::RefreshPositions() {
   try {
     stored = core_.ReadCheckpoints(options_.replica_set, name_);
   } catch (const std::exception& e) {
-    Fail(std::string("re-read positions: ") + e.what());
+    Fail(std::string("re-read positions: ") + e.what(), Blame::kDatabase);
     return false;
   }
   std::lock_guard lock(mu_);
@@ -356,7 +389,7 @@ ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector
   if (result == UnitResult::kFenced) return Delivery::kFenced;
   if (result == UnitResult::kMoved) return Delivery::kMoved;
   if (result == UnitResult::kShutDown) return Delivery::kShutDown;
-  Fail("dead letters: unit " + ToString(result));
+  Fail("dead letters: " + UnitFailure(result, core_.LastError()), Blame::kDatabase);
   return Delivery::kFailed;
 }
 
@@ -403,9 +436,11 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
     unit.apply = [&](TransactionHandle& tx) {
       try {
         sink_.Apply(events, tx);
+      } catch (const Error&) {
+        throw;  // the database failed inside the projection's writes: not the event's fault
       } catch (const std::exception& e) {
         handler_error_ = e.what();
-        throw PermanentError("projection " + name_ + " failed: " + e.what());
+        throw HandlerError("projection " + name_ + " failed: " + e.what());
       }
       if (!parked.empty()) dead_letters_->Record(tx, parked);
     };
@@ -422,17 +457,32 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
       case UnitResult::kShutDown: return Delivery::kShutDown;
       default: break;
     }
-    const auto error = handler_error_.empty() ? "unit " + ToString(result) : handler_error_;
-    Fail(error);
-    logger_.Warn("batch failed; retrying", {{"projection", name_}, {"error", error},
+    if (handler_error_.empty()) {
+      // The database failed (lock or statement timeout, deadlock, lost connection, disk
+      // full, read-only, the breaker open...): not counted against the error policy.
+      const auto error = UnitFailure(result, core_.LastError());
+      Fail(error, Blame::kDatabase);
+      logger_.Warn("batch failed on a database error; retrying until the database recovers",
+                   {{"projection", name_}, {"error", error},
+                    {"first_position", std::to_string(events.front().global_position)}});
+      return Delivery::kFailed;
+    }
+    Fail(handler_error_, Blame::kHandler);
+    logger_.Warn("batch failed; retrying", {{"projection", name_}, {"error", handler_error_},
                                             {"first_position", std::to_string(events.front().global_position)}});
-    return handler_error_.empty() ? Delivery::kFailed : Delivery::kHandlerFailed;
+    return Delivery::kHandlerFailed;
   }
   try {
     sink_.Handle(events, replaying);
+  } catch (const Error& e) {
+    Fail(e.what(), Blame::kDatabase);
+    logger_.Warn("batch failed on a database error; retrying until the database recovers",
+                 {{"projection", name_}, {"error", e.what()},
+                  {"first_position", std::to_string(events.front().global_position)}});
+    return Delivery::kFailed;
   } catch (const std::exception& e) {
     handler_error_ = e.what();
-    Fail(e.what());
+    Fail(e.what(), Blame::kHandler);
     logger_.Warn("batch failed; retrying", {{"projection", name_}, {"error", e.what()},
                                             {"first_position", std::to_string(events.front().global_position)}});
     return Delivery::kHandlerFailed;

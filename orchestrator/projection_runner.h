@@ -7,7 +7,12 @@
 //    (at-least-once; the window since the last durable checkpoint may be replayed).
 // Each partition is read from its own checkpoint. A fenced write drops the partition
 // (a newer generation owns it) and is reported to the coordinator. A failing batch is
-// retried with capped jittered backoff; it never kills the thread.
+// retried with capped jittered backoff; it never kills the thread. Two kinds of failure:
+//  * a database error (a projd::Error from the sink, the reader, the persistence core's
+//    transaction: lock or statement timeout, deadlock, lost connection, disk full...):
+//    retried for as long as it lasts, state `failing`, never counted against the policy;
+//  * a handler error (anything else the projection throws for its events): retried
+//    OnError().max_attempts times, then the failing event is isolated and the policy applies.
 // States (RunnerState): running (batches committing), caught_up (at the high-water mark),
 // held (at the mark, and the mark waits on a live transaction), failing (errors, retrying),
 // stalled (the mark is ahead but nothing committed for `stall_after`: a hanging handler,
@@ -71,13 +76,15 @@ struct RunnerStatus {
   std::int64_t min_position = 0;  // lowest processed position over owned partitions
   std::int64_t events_processed = 0;
   std::int64_t batches = 0;
-  std::int64_t errors = 0;
+  std::int64_t errors = 0;           // failed batches, both kinds
+  std::int64_t database_errors = 0;  // of which the database's (never counted against the policy)
   std::int64_t fenced = 0;
   std::int64_t replayed = 0;  // events handed over with replaying = true (after a rebuild)
   // How long the runner has not been at the mark (0 while caught up, held or idle).
   std::chrono::milliseconds lag_time{0};
   HistogramSnapshot batch_durations;  // read + handle + commit of each delivered batch
   std::string last_error;
+  bool database_error = false;  // last_error is a database error (retried for as long as it lasts)
 };
 
 class ProjectionRunner {
@@ -118,6 +125,8 @@ class ProjectionRunner {
     std::vector<std::int64_t> from;
   };
 
+  // The thread's entry: runs Loop, and restarts it (after a backoff) if anything escapes.
+  void Run();
   void Loop();
   Delivery Deliver(std::vector<Event>& events, const Progress& progress, bool replaying);
   // Splits events of parked streams off `events` into dead letters.
@@ -132,7 +141,8 @@ class ProjectionRunner {
   void SetState(RunnerState s);
   // Caught up at the mark: caught_up, or held when the mark waits on a live transaction.
   void SetCaughtUp();
-  void Fail(const std::string& error);
+  enum class Blame { kDatabase, kHandler };
+  void Fail(const std::string& error, Blame blame);
   // Waits up to `timeout` unless stopping; false when stopping.
   bool Pause(std::chrono::milliseconds timeout);
 

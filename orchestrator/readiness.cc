@@ -15,6 +15,9 @@ Readiness CheckReadiness(const WorkerStatus& s) {
     r.reasons.push_back("waiting for the handover of " + std::to_string(c.waiting.size()) + " assigned partitions");
   }
   for (const auto& runner : s.runners) {
+    if (runner.state == RunnerState::kFailing && runner.database_error) {
+      r.reasons.push_back("projection " + runner.projection + " retrying a database error: " + runner.last_error);
+    }
     for (const auto& p : runner.stopped) {
       r.reasons.push_back("projection " + runner.projection + " stopped on partition " + std::to_string(p.partition) +
                           " at position " + std::to_string(p.position) + " by its error policy");

@@ -1,6 +1,7 @@
 // Readiness (`GET /readyz`): a worker is ready when it is registered, its last heartbeat
 // reached the database, it is not self-fenced or stopping, it has taken every partition
-// assigned to it, and no projection is stopped by its error policy. Pure logic.
+// assigned to it, no projection is stopped by its error policy and none is retrying a
+// database error (runner state `failing` on the database's account). Pure logic.
 #pragma once
 
 #include <string>

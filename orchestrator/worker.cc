@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "orchestrator/backoff.h"
+
 namespace projd {
 
 Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const Clock& clock, Logger logger)
@@ -11,7 +13,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
       [this](const CheckpointKey& key, std::int64_t generation) {
         if (auto* r = RunnerFor(key.projection)) r->Fenced(key.partition, generation);
       },
-      &persistence_durations_);
+      &persistence_durations_, logger_.Child("persistence"));
   RunnerOptions ro;
   ro.replica_set = config_.replica_set;
   ro.worker_id = info_.worker_id;
@@ -48,8 +50,8 @@ Worker::~Worker() {
 
 void Worker::Start() {
   core_->Start();
-  mark_thread_ = std::thread([this] { FollowMark(); });
-  listen_thread_ = std::thread([this] { ListenForGenerations(); });
+  mark_thread_ = std::thread([this] { Supervise("high-water-mark follower", [this] { FollowMark(); }); });
+  listen_thread_ = std::thread([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
   for (auto& r : runners_) r->Start();
   coordinator_->Start();
   logger_.Info("worker started", {{"replica_set", config_.replica_set}, {"worker_id", info_.worker_id},
@@ -108,6 +110,27 @@ ProjectionRunner* Worker::RunnerFor(const std::string& projection) {
     if (r->projection() == projection) return r.get();
   }
   return nullptr;
+}
+
+// Thread entries: whatever escapes a round is logged and the loop goes on after a pause;
+// only Shutdown (stop_) ends them. The follower and the notifier handle database errors
+// themselves, so reaching a catch here is a bug, never a reason to end the worker.
+void Worker::Supervise(const char* what, const std::function<void()>& round) {
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(10000));
+  while (!stop_) {
+    try {
+      round();
+      return;
+    } catch (const std::exception& e) {
+      logger_.Error(std::string(what) + " failed; restarting it", {{"error", e.what()}});
+    } catch (...) {
+      logger_.Error(std::string(what) + " failed with a non-standard exception; restarting it");
+    }
+    const auto pause = backoff.Next();
+    for (auto waited = std::chrono::milliseconds(0); waited < pause && !stop_; waited += std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 }
 
 void Worker::FollowMark() {

@@ -73,6 +73,7 @@ class Worker final : public PartitionOwner {
   void Release(const std::vector<int>& partitions) override;
 
  private:
+  void Supervise(const char* what, const std::function<void()>& round);
   void FollowMark();
   void ListenForGenerations();
   ProjectionRunner* RunnerFor(const std::string& projection);

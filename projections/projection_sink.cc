@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "orchestrator/errors.h"
 #include "orchestrator/pg/error_translation.h"
 #include "orchestrator/pg/pg_transaction.h"
 
@@ -29,16 +30,32 @@ ErrorHandling ProjectionSink::OnError() const {
   return h;
 }
 
+// What escapes a projection's Handle is sorted here, where pqxx is visible: database
+// trouble becomes a projd::Error (retried forever, never counted against the error policy),
+// everything else a HandlerError (pg::RethrowFromHandler; docs/projections.md, "Errors").
 void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {
-  static_cast<TransactionalProjection&>(*projection_).Handle(batch, pg::Work(tx));
+  try {
+    static_cast<TransactionalProjection&>(*projection_).Handle(batch, pg::Work(tx));
+  } catch (const std::exception&) {
+    pg::RethrowFromHandler("projection " + name_);
+  }
 }
 
 void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
-  if (!conn_ || !conn_->is_open()) conn_ = pg::Connect(options_);
+  if (!conn_ || !conn_->is_open()) conn_ = pg::Connect(options_);  // throws projd::Error
   AsyncContext context;
   context.replaying = replaying;
   context.connection = conn_.get();
-  static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
+  try {
+    static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
+  } catch (const std::exception&) {
+    try {
+      pg::RethrowFromHandler("projection " + name_);
+    } catch (const Error&) {
+      conn_.reset();  // a database error: the next batch starts on a fresh session
+      throw;
+    }
+  }
 }
 
 void SetUpProjection(Projection& projection, const pg::ConnectionOptions& options) {

@@ -121,6 +121,9 @@ std::string RenderMetrics(const WorkerStatus& s) {
     f.Counter("batches_total", "Batches committed per projection.", static_cast<double>(r.batches), p);
     f.Counter("projection_errors_total", "Failed batches per projection (handler or database), before retry.",
               static_cast<double>(r.errors), p);
+    f.Counter("projection_database_errors_total",
+              "Failed batches per projection caused by the database (retried, never counted against the error policy).",
+              static_cast<double>(r.database_errors), p);
     f.Counter("fenced_writes_total", "Checkpoint writes rejected because a newer generation owns the partition.",
               static_cast<double>(r.fenced), p);
     f.Counter("dead_letters_total", "Events set aside by the skip policy (poison and parked).",

@@ -58,6 +58,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"replayed", r.replayed},
         {"stopped_partitions", stopped},
         {"last_error", r.last_error},
+        {"last_error_database", r.database_error},
     });
   }
   nlohmann::json mark = {

@@ -38,4 +38,25 @@ void Rethrow(std::string_view what) {
   }
 }
 
+bool IsEventDataError(std::string_view sqlstate) {
+  return sqlstate.starts_with("22") || sqlstate.starts_with("23");
+}
+
+void RethrowFromHandler(std::string_view what) {
+  try {
+    throw;
+  } catch (const projd::Error&) {
+    throw;
+  } catch (const HandlerError&) {
+    throw;
+  } catch (const pqxx::sql_error& e) {
+    if (IsEventDataError(e.sqlstate())) throw HandlerError(e.what());
+    Rethrow(what);
+  } catch (const pqxx::failure&) {
+    Rethrow(what);
+  } catch (const std::exception& e) {
+    throw HandlerError(e.what());
+  }
+}
+
 }  // namespace projd::pg

@@ -190,19 +190,29 @@ UnitOutcome PgCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::ch
       PgTransactionHandle handle(tx);
       try {
         unit.apply(handle);
+      } catch (const Error&) {
+        throw;  // the database failed inside the projection's writes (already translated)
       } catch (const pqxx::failure&) {
-        throw;  // the database failed
+        throw;  // the same, untranslated
+      } catch (const HandlerError&) {
+        throw;
       } catch (const std::exception& e) {
-        throw PermanentError(std::string("projection failed: ") + e.what());
+        throw HandlerError(e.what());
       }
     }
     if (!WriteFenced(tx, unit.checkpoints).empty()) return UnitOutcome::kFenced;  // rolls back
     tx.commit();
     watchdog.Done();
     return UnitOutcome::kCommitted;
-  } catch (const PermanentError&) {
+  } catch (const HandlerError& e) {
     watchdog.Done();
-    throw;
+    // Cut at the deadline, the projection's statement failed because of the cancel: that
+    // is the database's time, not the event's fault (a handler that wrapped the cancel).
+    if (watchdog.fired()) {
+      conn_.reset();
+      throw InDoubtError(std::string("unit cut at its deadline: ") + e.what());
+    }
+    throw;  // the session is fine: the transaction rolls back
   } catch (const std::exception& e) {
     watchdog.Done();
     conn_.reset();

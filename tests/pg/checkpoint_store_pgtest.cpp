@@ -132,7 +132,7 @@ TEST_CASE("a transactional unit commits its writes with its checkpoint, once", "
   CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 3") == 50);
 
   projd::TransactionalUnit poison{{Cp(4, 1, 1)}, {}, [](projd::TransactionHandle&) { throw std::runtime_error("bad event"); }};
-  CHECK_THROWS_AS(store.CommitUnit(poison, 5s), projd::PermanentError);
+  CHECK_THROWS_AS(store.CommitUnit(poison, 5s), projd::HandlerError);  // the projection's, not the database's
 }
 
 TEST_CASE("a unit whose batch no longer starts at the stored position applies nothing (compare-and-set)",

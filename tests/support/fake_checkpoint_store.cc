@@ -57,6 +57,8 @@ WriteOutcome FakeCheckpointStore::WriteBatch(std::span<const Checkpoint> batch, 
   batch_sizes_.push_back(batch.size());
   if (b == Behaviour::kTransient) throw TransientError("fake: connection refused");
   if (b == Behaviour::kHang) throw InDoubtError("fake: no reply within the deadline");
+  if (b == Behaviour::kPermanent) throw PermanentError("fake: could not extend file: No space left on device");
+  if (b == Behaviour::kNotAnError) throw std::logic_error("fake: not a database error");
   WriteOutcome out;
   for (const auto& cp : batch) {
     if (!Apply(cp)) out.fenced.push_back(cp.key);
@@ -71,6 +73,8 @@ UnitOutcome FakeCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::
   ++units_;
   if (b == Behaviour::kTransient) throw TransientError("fake: connection refused");
   if (b == Behaviour::kHang) throw InDoubtError("fake: no reply within the deadline");
+  if (b == Behaviour::kPermanent) throw PermanentError("fake: could not extend file: No space left on device");
+  if (b == Behaviour::kNotAnError) throw std::logic_error("fake: not a database error");
   std::vector<std::optional<StoredPosition>> rows;
   for (const auto& cp : unit.checkpoints) {
     const auto it = rows_.find(cp.key);
@@ -80,7 +84,15 @@ UnitOutcome FakeCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::
   if (const auto outcome = CheckUnit(unit, rows)) return *outcome;
   if (unit.apply) {
     NullTransactionHandle handle;
-    unit.apply(handle);
+    try {
+      unit.apply(handle);
+    } catch (const Error&) {
+      throw;  // a database error inside the unit
+    } catch (const HandlerError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw HandlerError(e.what());
+    }
   }
   for (const auto& cp : unit.checkpoints) Apply(cp);
   if (b == Behaviour::kCommittedReplyLost) throw InDoubtError("fake: connection lost while committing");

@@ -19,6 +19,8 @@ class FakeCheckpointStore final : public CheckpointStore {
     kTransient,           // throws TransientError, writes nothing
     kCommittedReplyLost,  // writes, then throws InDoubtError (the reply never came)
     kHang,                // "hangs" until the deadline (advances the fake clock), then InDoubtError
+    kPermanent,           // throws PermanentError (disk full, read-only server), writes nothing
+    kNotAnError,          // throws a std::logic_error (a bug below the core), writes nothing
   };
 
   explicit FakeCheckpointStore(FakeClock* clock = nullptr) : clock_(clock) {}

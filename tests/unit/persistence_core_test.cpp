@@ -1,8 +1,13 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <sstream>
 #include <thread>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "orchestrator/errors.h"
+#include "orchestrator/log_throttle.h"
 #include "orchestrator/persistence_core.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
@@ -367,4 +372,154 @@ TEST_CASE("stats carry the PersistenceWorker guide's fields", "[persistence][sta
   CHECK(s.pending_count == 1);
   CHECK(s.oldest_pending_age == 2003);  // submitted at 3 ms, after the first flush
   CHECK(s.uptime == 2006);
+}
+
+namespace {
+// A logger whose lines land in a string (thread-safe sink).
+struct CapturedLog {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  projd::Logger logger{std::make_shared<spdlog::logger>("persistence", sink), projd::LogFormat::kText};
+  std::string text() {
+    sink->flush();
+    return out.str();
+  }
+  int Count(const std::string& needle) {
+    const auto t = text();
+    int n = 0;
+    for (auto at = t.find(needle); at != std::string::npos; at = t.find(needle, at + 1)) ++n;
+    return n;
+  }
+};
+}  // namespace
+
+TEST_CASE("a permanent database error (disk full, read-only) is a failed flush, never an exception",
+          "[persistence][errors]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Submit(Cp(1, 5));
+  f.store.Script({Behaviour::kPermanent, Behaviour::kNotAnError});
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(core.LastError() == "fake: could not extend file: No space left on device");
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);  // not even a projd::Error escapes
+  CHECK(core.GetStats().pending_count == 1);                             // kept for the retry
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(core.LastError().empty());
+  CHECK(f.store.Row(Key(1))->position == 5);
+  CHECK(core.GetStats().failed_requests == 2);
+}
+
+TEST_CASE("a permanent error from the store does not escape the flusher thread and is retried",
+          "[persistence][errors]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  f.store.Script({Behaviour::kPermanent, Behaviour::kPermanent});
+  core.Start();
+  core.Submit(Cp(1, 7));
+  // Before, the first PermanentError ended the process (std::terminate from the thread).
+  for (int tick = 1; tick <= 3; ++tick) {
+    f.clock.Advance(1s);
+    REQUIRE(projd::testing::WaitFor([&] { return f.store.batches() >= tick; }, 10s));
+  }
+  REQUIRE(projd::testing::WaitFor([&] { return f.store.Row(Key(1)).has_value(); }, 10s));
+  CHECK(f.store.Row(Key(1))->position == 7);
+  const auto s = core.GetStats();
+  CHECK(s.flushes.at("interval/failure") == 2);
+  CHECK(s.flushes.at("interval/success") == 1);
+  CHECK(core.Shutdown().drained);
+}
+
+TEST_CASE("a unit failing on a permanent database error is a breaker failure and the lane goes on",
+          "[persistence][errors][units]") {
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());
+  core.Start();
+  f.store.Script({Behaviour::kPermanent, Behaviour::kNotAnError});
+  projd::TransactionalUnit unit;
+  unit.checkpoints = {Cp(1, 3)};
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kFailed);
+  CHECK(core.LastError() == "fake: could not extend file: No space left on device");
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kFailed);
+  CHECK(core.GetStats().circuit_breaker_failure_count == 2);
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kCommitted);
+  CHECK(core.GetStats().circuit_breaker_failure_count == 0);
+  // The projection's own failure is not the database's: no breaker failure, no last error.
+  projd::TransactionalUnit poison;
+  poison.checkpoints = {Cp(1, 4)};
+  poison.apply = [](projd::TransactionHandle&) { throw std::runtime_error("bad event"); };
+  CHECK(core.SubmitUnit(poison).get() == UnitResult::kFailed);
+  CHECK(core.GetStats().circuit_breaker_failure_count == 0);
+  CHECK(core.LastError().empty());
+  core.Shutdown();
+}
+
+TEST_CASE("breaker transitions and failed flushes are logged with the error, rate-limited",
+          "[persistence][breaker][logging]") {
+  Fixture f;
+  CapturedLog log;
+  auto o = Options();  // breaker after 3 failures, probe after 5 s
+  o.failure_log_interval = 30s;
+  PersistenceCore core(f.store, f.clock, o, {}, nullptr, log.logger);
+  core.Submit(Cp(0, 1));
+  f.store.Script({Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient,
+                  Behaviour::kTransient});
+  for (int i = 0; i < 3; ++i) CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(core.GetStats().circuit_breaker_state == "open");
+  // The first failure is logged with its text; the next two fall in the same 30 s window.
+  CHECK(log.Count("persistence transaction failed") == 1);
+  CHECK_THAT(log.text(), Catch::Contains("error=\"fake: connection refused\""));
+  CHECK(log.Count("persistence circuit breaker opened") == 1);
+
+  f.clock.Advance(5s);  // half-open: the probe fails (logged once), open again
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(log.Count("persistence circuit breaker probe failed") == 1);
+  f.clock.Advance(5s);  // a second failed probe within the window: not logged again
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(log.Count("persistence circuit breaker probe failed") == 1);
+  CHECK(log.Count("persistence transaction failed") == 1);
+
+  f.clock.Advance(25s);  // 35 s after the first line: the next failure is logged, with the count
+  f.store.Script({Behaviour::kTransient});
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kFailure);
+  CHECK(log.Count("persistence transaction failed") == 2);
+  CHECK_THAT(log.text(), Catch::Contains("failures=6 since_last_log=5"));
+
+  f.clock.Advance(5s);  // the probe succeeds: closed, and the recovery is logged
+  CHECK(core.FlushOnce(Trigger::kInterval) == FlushOutcome::kSuccess);
+  CHECK(log.Count("persistence circuit breaker closed") == 1);
+  CHECK_THAT(log.text(), Catch::Contains("persistence transactions succeed again"));
+  CHECK_THAT(log.text(), Catch::Contains("failed_before=6"));
+}
+
+TEST_CASE("a log throttle logs the first occurrence, then at most once per interval with a count",
+          "[logging][throttle]") {
+  projd::LogThrottle t(10s);
+  projd::testing::FakeClock clock;
+  CHECK(t.Occur(clock.Now()) == 1);
+  clock.Advance(3s);
+  CHECK(t.Occur(clock.Now()) == 0);
+  CHECK(t.Occur(clock.Now()) == 0);
+  clock.Advance(7s);
+  CHECK(t.Occur(clock.Now()) == 3);  // this one and the two suppressed
+  CHECK(t.episode() == 4);
+  CHECK(t.End() == 4);
+  CHECK(t.End() == 0);
+  CHECK(t.Occur(clock.Now()) == 1);  // a new episode is logged at once
+}
+
+TEST_CASE("with only transactional units, a unit probes the open breaker after its timeout", "[persistence][breaker][units]") {
+  // A worker running only transactional projections has no checkpoint flush to probe with.
+  Fixture f;
+  PersistenceCore core(f.store, f.clock, Options());  // open after 3 failures, probe after 5 s
+  core.Start();
+  f.store.Script({Behaviour::kTransient, Behaviour::kTransient, Behaviour::kTransient});
+  projd::TransactionalUnit unit;
+  unit.checkpoints = {Cp(1, 3)};
+  for (int i = 0; i < 3; ++i) CHECK(core.SubmitUnit(unit).get() == UnitResult::kFailed);
+  CHECK(core.GetStats().circuit_breaker_state == "open");
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kCircuitOpen);
+  f.clock.Advance(5s);
+  CHECK(core.SubmitUnit(unit).get() == UnitResult::kCommitted);  // the probe
+  CHECK(core.GetStats().circuit_breaker_state == "closed");
+  core.Shutdown();
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "orchestrator/errors.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/projection_runner.h"
 #include "tests/support/fake_checkpoint_store.h"
@@ -267,4 +268,172 @@ TEST_CASE("a dead letter parks only its own stream, not the same aggregate id of
   CHECK(f.dead_letters->ParkedStreams("rs", "poisoned") == std::set<StreamId>{poisoned});
   f.clock.Advance(1s);  // past POLL_INTERVAL: the runner re-reads the parked set from the store
   CHECK(WaitFor([&] { return f.runner->Status().parked_aggregates == 1; }, 5s));
+}
+
+namespace {
+
+// A sink whose every call fails with `error` while failing() is on, counting the attempts;
+// then it records what it applied. The policy is `skip` after two attempts, so a database
+// error counted as a handler error would dead-letter healthy events within milliseconds.
+class FlakySink final : public projd::BatchSink {
+ public:
+  FlakySink(bool transactional, std::function<void()> error) : transactional_(transactional), error_(std::move(error)) {}
+  std::string Name() const override { return "flaky"; }
+  bool Transactional() const override { return transactional_; }
+  projd::ErrorHandling OnError() const override { return {2, 1ms, 2ms, /*skip=*/true}; }
+  void Apply(std::span<const Event> batch, projd::TransactionHandle&) override { Handle(batch, false); }
+  void Handle(std::span<const Event> batch, bool) override {
+    std::lock_guard lock(mu_);
+    if (failing_) {
+      ++attempts_;
+      error_();
+    }
+    for (const auto& e : batch) applied_.push_back(e.global_position);
+  }
+  void Heal() {
+    std::lock_guard lock(mu_);
+    failing_ = false;
+  }
+  int attempts() {
+    std::lock_guard lock(mu_);
+    return attempts_;
+  }
+  std::vector<std::int64_t> applied() {
+    std::lock_guard lock(mu_);
+    return applied_;
+  }
+
+ private:
+  const bool transactional_;
+  const std::function<void()> error_;
+  std::mutex mu_;
+  bool failing_ = true;
+  int attempts_ = 0;
+  std::vector<std::int64_t> applied_;
+};
+
+projd::PersistenceOptions PatientCoreOptions() {
+  auto o = CoreOptions();
+  o.breaker_threshold = 1000;  // the breaker is the core's business; the fake clock stands still
+  return o;
+}
+
+struct FlakyFixture {
+  projd::testing::FakeClock clock;
+  projd::testing::FakeCheckpointStore store{&clock};
+  projd::PersistenceCore core{store, clock, PatientCoreOptions()};
+  projd::PublishedMark mark;
+  FlakySink sink;
+  projd::testing::FakeEventReader* reader = nullptr;
+  projd::testing::FakeDeadLetterStore* dead_letters = nullptr;
+  std::unique_ptr<projd::ProjectionRunner> runner;
+
+  FlakyFixture(bool transactional, std::function<void()> error) : sink(transactional, std::move(error)) {
+    core.Start();
+    auto r = std::make_unique<projd::testing::FakeEventReader>();
+    auto d = std::make_unique<projd::testing::FakeDeadLetterStore>();
+    reader = r.get();
+    dead_letters = d.get();
+    projd::RunnerOptions o;
+    o.replica_set = "rs";
+    o.worker_id = "w1";
+    o.batch_size = 4;
+    o.poll_interval = 20ms;
+    o.retry_initial = 1ms;  // the database's backoff: kept short so the test sees many retries
+    o.retry_max = 2ms;
+    runner = std::make_unique<projd::ProjectionRunner>(sink, std::move(r), std::move(d), core, mark, clock,
+                                                      projd::Logger("test", "off", projd::LogFormat::kText), o);
+  }
+  ~FlakyFixture() { runner->Stop(); }
+};
+
+}  // namespace
+
+TEST_CASE("a database error inside Handle is retried until it clears: no dead letter, no stop, no policy",
+          "[runner][errors]") {
+  // Transactional and async sinks; errors as ProjectionSink reports them (projd::Error):
+  // a cancelled statement (lock or statement timeout), a deadlock, disk full.
+  bool transactional = true;
+  std::function<void()> error;
+  SECTION("transactional, a statement cancelled at PERSISTENCE_TIMEOUT") {
+    error = [] { throw projd::TransientError("projection flaky: ERROR: canceling statement due to statement timeout"); };
+  }
+  SECTION("transactional, disk full") {
+    error = [] { throw projd::PermanentError("projection flaky: ERROR: could not extend file: No space left on device"); };
+  }
+  SECTION("async, a deadlock") {
+    transactional = false;
+    error = [] { throw projd::TransientError("projection flaky: ERROR: deadlock detected"); };
+  }
+  SECTION("async, a read-only server") {
+    transactional = false;
+    error = [] { throw projd::PermanentError("projection flaky: ERROR: cannot execute INSERT in a read-only transaction"); };
+  }
+  FlakyFixture f(transactional, error);
+  std::int64_t last = 0;
+  for (int i = 0; i < 10; ++i) last = f.reader->Append(0, "agg-" + std::to_string(i % 3));
+  f.runner->Start();
+  f.mark.Publish(last);
+  f.runner->Take(4, {Checkpoint{{"rs", "flaky", 0}, 0, 1, "w1"}});
+
+  // Far more failures than the policy's two attempts: still only retried.
+  REQUIRE(WaitFor([&] { return f.sink.attempts() >= 20; }, 10s));
+  auto s = f.runner->Status();
+  CHECK(s.state == RunnerState::kFailing);
+  CHECK(s.database_error);
+  CHECK_FALSE(s.last_error.empty());
+  CHECK(s.database_errors >= 20);
+  CHECK(s.database_errors == s.errors);
+  CHECK(s.stopped.empty());
+  CHECK(s.dead_letters == 0);
+  CHECK(f.dead_letters->letters().empty());
+  CHECK(f.sink.applied().empty());
+
+  f.sink.Heal();
+  REQUIRE(WaitFor([&] { return f.runner->Status().state == RunnerState::kCaughtUp; }, 10s));
+  s = f.runner->Status();
+  CHECK(s.min_position == last);
+  CHECK_FALSE(s.database_error);
+  CHECK(s.stopped.empty());
+  CHECK(s.dead_letters == 0);
+  CHECK(f.dead_letters->letters().empty());
+  auto applied = f.sink.applied();
+  std::vector<std::int64_t> expected;
+  for (std::int64_t p = 1; p <= last; ++p) expected.push_back(p);
+  CHECK(applied == expected);  // every event once, in order
+}
+
+TEST_CASE("a handler error is still counted against the policy: skip dead-letters the event", "[runner][errors]") {
+  FlakyFixture f(/*transactional=*/true, [] { throw std::runtime_error("bad payload"); });
+  const auto only = f.reader->Append(0, "agg");
+  f.runner->Start();
+  f.mark.Publish(only);
+  f.runner->Take(4, {Checkpoint{{"rs", "flaky", 0}, 0, 1, "w1"}});
+  REQUIRE(WaitFor([&] { return f.runner->Status().dead_letters == 1; }, 10s));
+  const auto s = f.runner->Status();
+  CHECK(s.database_errors == 0);
+  CHECK_FALSE(s.database_error);
+  REQUIRE(f.dead_letters->letters().size() == 1);
+  CHECK(f.dead_letters->letters()[0].global_position == only);
+  CHECK(f.sink.attempts() == 2);  // the policy's attempts, then the dead letter
+}
+
+TEST_CASE("a unit whose transaction fails on the database (disk full) is retried, never dead-lettered",
+          "[runner][errors][units]") {
+  FlakyFixture f(/*transactional=*/true, [] {});
+  f.sink.Heal();
+  using B = projd::testing::FakeCheckpointStore::Behaviour;
+  f.store.Script({B::kPermanent, B::kPermanent, B::kPermanent, B::kTransient, B::kNotAnError});  // 5 failures
+  std::int64_t last = 0;
+  for (int i = 0; i < 3; ++i) last = f.reader->Append(0, "agg");
+  f.runner->Start();
+  f.mark.Publish(last);
+  f.runner->Take(4, {Checkpoint{{"rs", "flaky", 0}, 0, 1, "w1"}});
+  REQUIRE(WaitFor([&] { return f.runner->Status().state == RunnerState::kCaughtUp; }, 10s));
+  const auto s = f.runner->Status();
+  CHECK(s.min_position == last);
+  CHECK(s.database_errors == 5);
+  CHECK(s.dead_letters == 0);
+  CHECK(s.stopped.empty());
+  CHECK(f.sink.applied() == std::vector<std::int64_t>{1, 2, 3});
 }

@@ -48,3 +48,22 @@ TEST_CASE("a self-fenced worker is not ready", "[readiness]") {
   s.coordination.self_fenced = true;
   CHECK_FALSE(CheckReadiness(s).ready);
 }
+
+TEST_CASE("a projection retrying a database error makes the worker unready with the error", "[readiness]") {
+  auto s = Ready();
+  projd::RunnerStatus runner;
+  runner.projection = "stream_stats";
+  runner.state = projd::RunnerState::kFailing;
+  runner.database_error = true;
+  runner.last_error = "canceling statement due to statement timeout";
+  s.runners.push_back(runner);
+  auto r = CheckReadiness(s);
+  CHECK_FALSE(r.ready);
+  REQUIRE(r.reasons.size() == 1);
+  CHECK(r.reasons[0] == "projection stream_stats retrying a database error: canceling statement due to statement timeout");
+  s.runners[0].state = projd::RunnerState::kCaughtUp;  // recovered
+  CHECK(CheckReadiness(s).ready);
+  s.runners[0].state = projd::RunnerState::kFailing;  // a handler retrying before its policy
+  s.runners[0].database_error = false;
+  CHECK(CheckReadiness(s).ready);
+}

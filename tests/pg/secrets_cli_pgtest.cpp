@@ -3,6 +3,7 @@
 // quotes, given in every form libpq accepts, right and wrong, as variable and as file.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -83,7 +84,7 @@ void CheckNoLeak(const projd::testing::ProcessResult& r) {
 }  // namespace
 
 TEST_CASE("projd never prints the database password, connecting or not", "[pg][cli][secrets]") {
-  PasswordServer server;
+  static PasswordServer server;  // one private server for every section
   const std::string host = "127.0.0.1:" + std::to_string(server.port());
   const std::string port = std::to_string(server.port());
   const std::string wrong = kPassword + "-wrong";
@@ -104,33 +105,61 @@ TEST_CASE("projd never prints the database password, connecting or not", "[pg][c
       {"keyword string, wrong password", "host=127.0.0.1 port=" + port + " user=pwtest dbname=projd password=" + KeywordQuoted(wrong), false},
       {"keyword string, unquoted (refused by libpq)", "host=127.0.0.1 port=" + port + " user=pwtest dbname=projd password=" + kPassword, false},
   };
-  const std::vector<std::vector<std::string>> commands = {
-      {PROJD_BINARY, "migrate"}, {PROJD_BINARY, "status"}, {PROJD_BINARY, "run", "--print-config"}};
-  for (const auto& form : forms) {
-    for (const auto& argv : commands) {
-      const bool print_only = argv.size() > 2;
-      for (const bool as_flag : {false, true}) {
-        std::vector<std::string> args = argv;
-        std::map<std::string, std::string> env = {{"DATABASE_SCHEMA", "public"}, {"LOG_FORMAT", "json"}};
-        if (as_flag) {
-          args.insert(args.end(), {"--database-url", form.url});
-          env["-DATABASE_URL"] = "";
-        } else {
-          env["DATABASE_URL"] = form.url;
-        }
-        const auto r = RunProcess(args, env, "", std::chrono::seconds(60));
-        INFO(form.name << ": " << args[1] << (as_flag ? " (flag)" : "") << "\nexit " << r.exit_code << "\n"
-                       << r.out << r.err);
-        CheckNoLeak(r);
-        if (print_only) {
-          CHECK(r.exit_code == 0);
-        } else if (form.connects) {
-          CHECK(r.exit_code == 0);
-        } else {
-          CHECK(r.exit_code == 1);
-          CHECK(r.err.find("terminate") == std::string::npos);
+  SECTION("migrate, status and --print-config, as variable and as flag") {
+    const std::vector<std::vector<std::string>> commands = {
+        {PROJD_BINARY, "migrate"}, {PROJD_BINARY, "status"}, {PROJD_BINARY, "run", "--print-config"}};
+    for (const auto& form : forms) {
+      for (const auto& argv : commands) {
+        const bool print_only = argv.size() > 2;
+        for (const bool as_flag : {false, true}) {
+          std::vector<std::string> args = argv;
+          std::map<std::string, std::string> env = {{"DATABASE_SCHEMA", "public"}, {"LOG_FORMAT", "json"}};
+          if (as_flag) {
+            args.insert(args.end(), {"--database-url", form.url});
+            env["-DATABASE_URL"] = "";
+          } else {
+            env["DATABASE_URL"] = form.url;
+          }
+          const auto r = RunProcess(args, env, "", std::chrono::seconds(60));
+          INFO(form.name << ": " << args[1] << (as_flag ? " (flag)" : "") << "\nexit " << r.exit_code << "\n"
+                         << r.out << r.err);
+          CheckNoLeak(r);
+          if (print_only) {
+            CHECK(r.exit_code == 0);
+          } else if (form.connects) {
+            CHECK(r.exit_code == 0);
+          } else {
+            CHECK(r.exit_code == 1);
+            CHECK(r.err.find("terminate") == std::string::npos);
+          }
         }
       }
+    }
+  }
+  SECTION("projd run logs no password, whether it connects or retries") {
+    REQUIRE(RunProcess({PROJD_BINARY, "migrate"}, {{"DATABASE_URL", forms[0].url}}).exit_code == 0);
+    for (const auto& form : forms) {
+      const std::string log = (std::filesystem::temp_directory_path() /
+                               ("projd-secret-run-" + std::to_string(::getpid()) + ".log")).string();
+      std::filesystem::remove(log);
+      projd::testing::ChildProcess worker(
+          {PROJD_BINARY, "run"},
+          {{"DATABASE_URL", form.url}, {"HTTP_ADDR", "off"}, {"REPLICA_SET", "secrets"}, {"PROJECTIONS", "noop"},
+           {"SHUTDOWN_TIMEOUT", "5s"}},
+          log);
+      const char* expected = form.connects ? "generation formed" : "";
+      CHECK(projd::testing::WaitFor(
+          [&] {
+            const auto text = worker.Log();
+            return form.connects ? text.find(expected) != std::string::npos
+                                 : text.find("retrying") != std::string::npos || !worker.running();
+          },
+          std::chrono::seconds(30)));
+      worker.Signal(SIGTERM);
+      CHECK(worker.Wait(std::chrono::seconds(20)).has_value());
+      INFO(form.name << "\n" << worker.Log());
+      for (const auto& leak : kLeaks) CHECK(worker.Log().find(leak) == std::string::npos);
+      std::filesystem::remove(log);
     }
   }
   SECTION("a wrong password says so, without the password") {

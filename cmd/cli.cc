@@ -1,7 +1,12 @@
 #include "cmd/cli.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
+#include "orchestrator/database_url.h"
 #include "orchestrator/errors.h"
 #include "orchestrator/version.h"
 
@@ -9,16 +14,35 @@ namespace projd::cli {
 
 Logger MakeLogger(const Invocation& invocation, const std::string& name) {
   const Config& c = invocation.loaded.config;
-  return Logger(name, c.log_level, c.log_format);
+  return Logger(name, c.log_level, c.log_format).WithDatabaseUrl(c.database_url);
 }
 
 void RequireDatabaseUrl(const Invocation& invocation) {
   if (invocation.loaded.config.database_url.empty()) {
     throw UsageError(
-        "DATABASE_URL is not set: give the database as DATABASE_URL=postgresql://user:pass@host:5432/db "
-        "or --database-url");
+        "DATABASE_URL is not set: give the database as DATABASE_URL=postgresql://user:pass@host:5432/db, "
+        "DATABASE_URL_FILE=/path/to/file or --database-url");
   }
 }
+
+namespace {
+
+std::optional<std::string> ReadWholeFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    *error = std::strerror(errno);
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+}  // namespace
 
 int Main(int argc, char** argv, const SettingMap& env) {
   Invocation invocation;
@@ -50,24 +74,27 @@ int Main(int argc, char** argv, const SettingMap& env) {
     std::cout << app.help();
     return kExitUsage;
   }
-  invocation.loaded = LoadConfig(invocation.env, invocation.flags);
+  invocation.loaded = LoadConfig(invocation.env, invocation.flags, ReadWholeFile);
   if (!invocation.loaded.ok()) {
     for (const auto& p : invocation.loaded.problems) std::cerr << "projd: " << p.message << "\n";
     std::cerr << "projd: invalid configuration (see docs/configuration.md)\n";
     return kExitUsage;
   }
   for (const auto& w : invocation.loaded.warnings) std::cerr << "projd: warning: " << w << "\n";
+  // The last text to leave the process: masked again, with the password we know.
+  const std::string url = invocation.loaded.config.database_url;
+  auto masked = [&url](const std::exception& e) { return MaskSecrets(e.what(), url); };
   try {
     return invocation.action();
   } catch (const UsageError& e) {
-    std::cerr << "projd: " << e.what() << "\n";
+    std::cerr << "projd: " << masked(e) << "\n";
     return kExitUsage;
   } catch (const TransientError& e) {
-    std::cerr << "projd: database unavailable: " << e.what() << "\n";
+    std::cerr << "projd: database unavailable: " << masked(e) << "\n";
   } catch (const Error& e) {
-    std::cerr << "projd: " << e.what() << "\n";
+    std::cerr << "projd: " << masked(e) << "\n";
   } catch (const std::exception& e) {
-    std::cerr << "projd: unexpected error: " << e.what() << "\n";
+    std::cerr << "projd: unexpected error: " << masked(e) << "\n";
   }
   return kExitFailure;
 }

@@ -12,6 +12,8 @@ std::string PrintConfig(const LoadedConfig& loaded) {
     const auto source = loaded.sources.at(variable);
     const char* from = source == SettingSource::kFlag          ? "flag"
                        : source == SettingSource::kEnvironment ? "env"
+                       : source == SettingSource::kDerived     ? "derived"
+                       : source == SettingSource::kFile        ? "file"
                                                                : "default";
     out << std::left << std::setw(34) << variable << " " << std::setw(8) << from << " "
         << ConfigValueText(loaded.config, variable) << "\n";

@@ -19,12 +19,13 @@ enum class LogFormat { kText, kJson };
 struct Config {
   // Database
   std::string database_url;                  // DATABASE_URL (required for most commands)
+  std::string database_url_file;             // DATABASE_URL_FILE: a file holding DATABASE_URL
   std::string database_schema = "public";    // DATABASE_SCHEMA
 
   // Membership and coordination
   std::string replica_set = "default";       // REPLICA_SET
   std::string worker_name;                   // WORKER_NAME (default POD_NAME, then host name)
-  Duration heartbeat_interval{5000};         // HEARTBEAT_INTERVAL
+  Duration heartbeat_interval{5000};         // HEARTBEAT_INTERVAL (at most STALE_WORKER_TIMEOUT / 3 unless set)
   Duration stale_worker_timeout{30000};      // STALE_WORKER_TIMEOUT
   Duration coordination_timeout{60000};      // COORDINATION_TIMEOUT
   int partitions = 64;                       // PARTITIONS (power of two, <= 4096)
@@ -36,6 +37,8 @@ struct Config {
   std::vector<std::string> projections;      // PROJECTIONS (empty = all registered)
 
   // Persistence core
+  // PERSISTENCE_INTERVAL and PERSISTENCE_TIMEOUT default to 5s each, less when a short
+  // STALE_WORKER_TIMEOUT asks for it (config_loader.h, DeriveDefaults).
   Duration persistence_interval{5000};       // PERSISTENCE_INTERVAL
   Duration persistence_timeout{5000};        // PERSISTENCE_TIMEOUT
   Duration force_persistence_timeout{30000}; // FORCE_PERSISTENCE_TIMEOUT

@@ -36,6 +36,7 @@ Setting DurationSetting(const char* variable, Duration Config::*field) {
             const auto d = ParseDuration(text);
             if (!d) return "not a duration (use 250ms, 5s, 1m30s, or an integer of milliseconds)";
             if (d->count() <= 0) return "must be positive";
+            if (*d > kMaxDuration) return "must be at most " + FormatDuration(kMaxDuration);
             c.*field = *d;
             return "";
           },
@@ -70,6 +71,7 @@ Setting StringSetting(const char* variable, std::string Config::*field) {
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> kSettings = {
       StringSetting("DATABASE_URL", &Config::database_url),
+      StringSetting("DATABASE_URL_FILE", &Config::database_url_file),
       {"DATABASE_SCHEMA",
        [](const std::string& text, Config& c) -> std::string {
          if (!IsValidSchemaName(text)) return "not a plain identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63)";
@@ -170,6 +172,83 @@ const std::vector<Setting>& Settings() {
   return kSettings;
 }
 
+bool IsSet(const LoadedConfig& out, const std::string& variable) {
+  const auto source = out.sources.at(variable);
+  return source == SettingSource::kEnvironment || source == SettingSource::kFlag;
+}
+
+// Sets an unset `field` to `value` (marked derived when it differs from the default).
+void Derive(LoadedConfig& out, const std::string& variable, Duration Config::*field, Duration value) {
+  if (IsSet(out, variable)) return;
+  value = std::max(value, Duration{1});
+  if (out.config.*field != value) {
+    out.config.*field = value;
+    out.sources[variable] = SettingSource::kDerived;
+  }
+}
+
+// See LoadConfig in config_loader.h. The rules these serve are in CheckCrossFieldRules.
+void DeriveDefaults(LoadedConfig& out) {
+  const Config defaults;
+  Config& c = out.config;
+  if (IsSet(out, "STALE_WORKER_TIMEOUT")) {
+    Derive(out, "HEARTBEAT_INTERVAL", &Config::heartbeat_interval,
+           std::min(defaults.heartbeat_interval, c.stale_worker_timeout / 3));
+  }
+  // PERSISTENCE_INTERVAL + PERSISTENCE_TIMEOUT <= STALE_WORKER_TIMEOUT / 2.
+  const Duration budget = c.stale_worker_timeout / 2;
+  const bool interval_set = IsSet(out, "PERSISTENCE_INTERVAL");
+  const bool timeout_set = IsSet(out, "PERSISTENCE_TIMEOUT");
+  Duration timeout = defaults.persistence_timeout;
+  if (timeout_set) {
+    timeout = c.persistence_timeout;
+  } else {
+    timeout = std::min({timeout, c.shutdown_timeout / 2, c.force_persistence_timeout / 2});
+    if (interval_set) {
+      // What the set interval leaves; nothing left keeps the default (the rule reports it).
+      if (budget > c.persistence_interval) timeout = std::min(timeout, budget - c.persistence_interval);
+    } else {
+      timeout = std::min(timeout, budget / 3);
+    }
+    Derive(out, "PERSISTENCE_TIMEOUT", &Config::persistence_timeout, timeout);
+  }
+  if (!interval_set) {
+    Duration interval = defaults.persistence_interval;
+    if (!timeout_set) {
+      interval = std::min(interval, budget / 3);
+    } else if (budget > c.persistence_timeout) {
+      interval = std::min(interval, budget - c.persistence_timeout);
+    }
+    Derive(out, "PERSISTENCE_INTERVAL", &Config::persistence_interval, interval);
+  }
+}
+
+// DATABASE_URL_FILE: a mounted secret instead of the variable (which `ps` and
+// `kubectl describe` would show when given as a flag or literal).
+void ReadDatabaseUrlFile(LoadedConfig& out, const FileReader& read_file) {
+  const std::string& path = out.config.database_url_file;
+  if (!IsSet(out, "DATABASE_URL_FILE")) return;
+  if (IsSet(out, "DATABASE_URL")) {
+    out.problems.push_back({"DATABASE_URL_FILE",
+                            "DATABASE_URL and DATABASE_URL_FILE are both set: give the database one way"});
+    return;
+  }
+  std::string error = "no file reader";
+  std::optional<std::string> text = read_file ? read_file(path, &error) : std::nullopt;
+  if (!text) {
+    out.problems.push_back({"DATABASE_URL_FILE", "DATABASE_URL_FILE=" + path + ": cannot read: " + error});
+    return;
+  }
+  // A secret file usually ends with a newline (echo, kubectl create secret --from-file).
+  while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
+  if (text->empty()) {
+    out.problems.push_back({"DATABASE_URL_FILE", "DATABASE_URL_FILE=" + path + ": the file is empty"});
+    return;
+  }
+  out.config.database_url = *std::move(text);
+  out.sources["DATABASE_URL"] = SettingSource::kFile;
+}
+
 void CheckCrossFieldRules(LoadedConfig& out) {
   const Config& c = out.config;
   auto problem = [&](std::string msg) { out.problems.push_back({"", std::move(msg)}); };
@@ -218,7 +297,7 @@ std::string ConfigValueText(const Config& config, const std::string& variable) {
   return "";
 }
 
-LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags) {
+LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags, const FileReader& read_file) {
   LoadedConfig out;
   // WORKER_NAME defaults to POD_NAME, then the host name (passed in by cmd as HOSTNAME).
   for (const char* fallback : {"HOSTNAME", "POD_NAME"}) {
@@ -246,7 +325,11 @@ LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags) {
       out.problems.push_back({name, name + "=" + shown + ": " + err});
     }
   }
-  if (out.problems.empty()) CheckCrossFieldRules(out);
+  ReadDatabaseUrlFile(out, read_file);
+  if (out.problems.empty()) {
+    DeriveDefaults(out);
+    CheckCrossFieldRules(out);
+  }
   return out;
 }
 

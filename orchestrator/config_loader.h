@@ -6,7 +6,9 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,16 @@ namespace projd {
 
 using SettingMap = std::map<std::string, std::string>;
 
-enum class SettingSource { kDefault, kEnvironment, kFlag };
+// kDerived: not set, computed from what was set (a short STALE_WORKER_TIMEOUT shortens
+// the persistence defaults); kFile: DATABASE_URL read from DATABASE_URL_FILE.
+enum class SettingSource { kDefault, kEnvironment, kFlag, kDerived, kFile };
+
+// Reads a whole file; returns nullopt and sets *error (e.g. "No such file or directory")
+// when it cannot. cmd/ passes one that reads the file system; tests pass fakes.
+using FileReader = std::function<std::optional<std::string>(const std::string& path, std::string* error)>;
+
+// Every duration is at most this (a larger one overflows timers into a busy loop).
+inline constexpr std::chrono::hours kMaxDuration{24};
 
 struct ConfigProblem {
   std::string variable;  // e.g. "HEARTBEAT_INTERVAL"; empty for cross-field rules
@@ -39,7 +50,17 @@ std::vector<std::string> ConfigVariables();
 std::string ConfigValueText(const Config& config, const std::string& variable);
 
 // Parses and validates. `env` holds the process environment (unrelated variables are
-// ignored; POD_NAME and HOSTNAME feed the WORKER_NAME default); `flags` holds values given on the command line, keyed by variable name.
-LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags);
+// ignored; POD_NAME and HOSTNAME feed the WORKER_NAME default); `flags` holds values given
+// on the command line, keyed by variable name. DATABASE_URL_FILE is read with `read_file`
+// (its trailing newline stripped); without a reader it is a problem.
+//
+// Defaults derive from what was set, so that a short STALE_WORKER_TIMEOUT alone is valid:
+// unless set, PERSISTENCE_INTERVAL and PERSISTENCE_TIMEOUT are min(5s, what is left of
+// STALE_WORKER_TIMEOUT / 2, split evenly when both are unset), PERSISTENCE_TIMEOUT also
+// stays below half of SHUTDOWN_TIMEOUT and FORCE_PERSISTENCE_TIMEOUT, and
+// HEARTBEAT_INTERVAL is min(5s, STALE_WORKER_TIMEOUT / 3). Values that were set are never
+// changed: a contradiction among them is a problem naming the variables.
+LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags,
+                        const FileReader& read_file = nullptr);
 
 }  // namespace projd

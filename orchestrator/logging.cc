@@ -67,25 +67,35 @@ Logger Logger::Child(const std::string& name) const {
   auto child = std::make_shared<spdlog::logger>(name, logger_->sinks().begin(), logger_->sinks().end());
   child->set_level(logger_->level());
   child->flush_on(spdlog::level::info);
-  return Logger(std::move(child), format_);
+  Logger out(std::move(child), format_);
+  out.database_url_ = database_url_;
+  return out;
 }
 
-std::string Logger::Render(LogFormat format, std::string_view message, const LogFields& fields) {
+Logger Logger::WithDatabaseUrl(std::string database_url) const {
+  Logger out = *this;
+  out.database_url_ = std::move(database_url);
+  return out;
+}
+
+std::string Logger::Render(LogFormat format, std::string_view message, const LogFields& fields,
+                           std::string_view database_url) {
+  auto mask = [database_url](std::string_view text) { return MaskSecrets(text, database_url); };
   std::string out;
   if (format == LogFormat::kJson) {
     out += "\"msg\":";
-    AppendJsonString(out, MaskSecrets(message));
+    AppendJsonString(out, mask(message));
     for (const auto& [k, v] : fields) {
       out.push_back(',');
       AppendJsonString(out, k);
       out.push_back(':');
-      AppendJsonString(out, MaskSecrets(v));
+      AppendJsonString(out, mask(v));
     }
     return out;
   }
-  out = MaskSecrets(message);
+  out = mask(message);
   for (const auto& [k, v] : fields) {
-    const std::string masked = MaskSecrets(v);
+    const std::string masked = mask(v);
     out += " " + k + "=";
     if (NeedsQuotes(masked)) {
       AppendJsonString(out, masked);
@@ -98,7 +108,7 @@ std::string Logger::Render(LogFormat format, std::string_view message, const Log
 
 void Logger::Log(spdlog::level::level_enum level, std::string_view message, const LogFields& fields) const {
   if (!logger_->should_log(level)) return;
-  logger_->log(level, "{}", Render(format_, message, fields));
+  logger_->log(level, "{}", Render(format_, message, fields, database_url_));
 }
 
 }  // namespace projd

@@ -29,6 +29,7 @@ namespace projd::pg {
 //                                                         a database error, retried forever
 //   anything else (the projection's own exceptions, pqxx::usage_error, conversion errors)
 //                                                      -> HandlerError with the same text
+// Every message it makes is masked like Rethrow's (MaskSecrets, database_url.h).
 [[noreturn]] void RethrowFromHandler(std::string_view what);
 
 // True for the SQLSTATE classes that RethrowFromHandler leaves to the error policy.

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "orchestrator/config_loader.h"
+#include "orchestrator/duration.h"
 
 using namespace std::chrono_literals;
 using projd::LoadConfig;
@@ -99,4 +100,155 @@ TEST_CASE("PROJECTIONS is a comma-separated list, empty means all", "[config]") 
 TEST_CASE("the printed DATABASE_URL never shows the password", "[config]") {
   const auto c = LoadConfig({{"DATABASE_URL", "postgresql://u:hunter2@db/x"}}, {});
   CHECK(projd::ConfigValueText(c.config, "DATABASE_URL") == "postgresql://u:****@db/x");
+}
+
+namespace {
+
+projd::SettingMap Settings(const std::string& assignments) {
+  projd::SettingMap out;
+  std::size_t pos = 0;
+  while (pos < assignments.size()) {
+    auto end = assignments.find(' ', pos);
+    if (end == std::string::npos) end = assignments.size();
+    const auto item = assignments.substr(pos, end - pos);
+    if (const auto eq = item.find('='); eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every preset and tuning row of the configuration references starts", "[config]") {
+  // docs/configuration.md "Tuning presets", then pupsourcing's configuration reference:
+  // its presets and each row of its tuning tables (ranges at both ends), set alone.
+  const std::vector<std::pair<std::string, std::string>> presets = {
+      {"defaults", ""},
+      {"low latency", "POLL_INTERVAL=250ms GAP_GRACE=500ms PERSISTENCE_INTERVAL=1s"},
+      {"fast failover", "HEARTBEAT_INTERVAL=1s STALE_WORKER_TIMEOUT=5s COORDINATION_TIMEOUT=15s "
+                        "PERSISTENCE_INTERVAL=1s PERSISTENCE_TIMEOUT=1s"},
+      {"bulk catch-up", "BATCH_SIZE=1000 MAX_BATCH_SIZE=1000 MAX_PENDING=10000"},
+      {"many workers", "HEARTBEAT_INTERVAL=10s STALE_WORKER_TIMEOUT=60s POLL_INTERVAL=2s"},
+      {"busy, shared database", "BATCH_SIZE=200 PERSISTENCE_INTERVAL=10s PERSISTENCE_TIMEOUT=10s "
+                                "STALE_WORKER_TIMEOUT=60s"},
+      {"pupsourcing Development", "HEARTBEAT_INTERVAL=2s STALE_WORKER_TIMEOUT=10s COORDINATION_TIMEOUT=30s BATCH_SIZE=50"},
+      {"pupsourcing Standard Production", "HEARTBEAT_INTERVAL=5s STALE_WORKER_TIMEOUT=30s COORDINATION_TIMEOUT=60s BATCH_SIZE=100"},
+      {"pupsourcing High Throughput", "HEARTBEAT_INTERVAL=10s STALE_WORKER_TIMEOUT=45s COORDINATION_TIMEOUT=90s BATCH_SIZE=1000"},
+      {"pupsourcing Stable with Few Workers", "HEARTBEAT_INTERVAL=15s STALE_WORKER_TIMEOUT=90s COORDINATION_TIMEOUT=120s BATCH_SIZE=200"},
+      {"pupsourcing environment example", "HEARTBEAT_INTERVAL=5s STALE_WORKER_TIMEOUT=30s COORDINATION_TIMEOUT=60s BATCH_SIZE=100"},
+      {"heartbeat: stable production", "HEARTBEAT_INTERVAL=10s"},
+      {"heartbeat: stable production (upper)", "HEARTBEAT_INTERVAL=15s"},
+      {"heartbeat: standard", "HEARTBEAT_INTERVAL=5s"},
+      {"heartbeat: development, churn", "HEARTBEAT_INTERVAL=2s"},
+      {"heartbeat: development, churn (upper)", "HEARTBEAT_INTERVAL=3s"},
+      {"stale: stable production", "STALE_WORKER_TIMEOUT=60s"},
+      {"stale: standard", "STALE_WORKER_TIMEOUT=30s"},
+      {"stale: fast failover required", "STALE_WORKER_TIMEOUT=15s"},
+      {"stale: fast failover required (upper)", "STALE_WORKER_TIMEOUT=20s"},
+      {"stale: network issues", "STALE_WORKER_TIMEOUT=90s"},
+      {"stale: network issues (upper)", "STALE_WORKER_TIMEOUT=120s"},
+      {"coordination: small clusters", "COORDINATION_TIMEOUT=60s"},
+      {"coordination: large clusters, slow database", "COORDINATION_TIMEOUT=120s"},
+      {"coordination: large clusters, slow database (upper)", "COORDINATION_TIMEOUT=180s"},
+      {"coordination: fast network", "COORDINATION_TIMEOUT=30s"},
+      {"coordination: fast network (upper)", "COORDINATION_TIMEOUT=45s"},
+      {"batch: low volume, large events", "BATCH_SIZE=50"},
+      {"batch: high volume, small events", "BATCH_SIZE=500"},
+      {"batch: high volume, small events (upper)", "BATCH_SIZE=1000"},
+      {"batch: complex projections (upper)", "BATCH_SIZE=200"},
+  };
+  for (const auto& [name, assignments] : presets) {
+    for (const bool as_flags : {false, true}) {
+      const auto settings = Settings(assignments);
+      const auto c = as_flags ? LoadConfig({}, settings) : LoadConfig(settings, {});
+      INFO(name << (as_flags ? " (flags)" : " (environment)"));
+      std::string problems;
+      for (const auto& p : c.problems) problems += p.message + "\n";
+      INFO(problems);
+      CHECK(c.ok());
+      // What the user set is what runs; the derived values satisfy every rule.
+      if (settings.count("STALE_WORKER_TIMEOUT")) {
+        CHECK(projd::ParseDuration(settings.at("STALE_WORKER_TIMEOUT")) == c.config.stale_worker_timeout);
+      }
+      CHECK((c.config.persistence_interval + c.config.persistence_timeout) * 2 <= c.config.stale_worker_timeout);
+      CHECK(c.config.heartbeat_interval < c.config.stale_worker_timeout);
+    }
+  }
+}
+
+TEST_CASE("unset persistence values follow a short STALE_WORKER_TIMEOUT", "[config]") {
+  SECTION("both unset share a third of the budget each") {
+    const auto c = LoadConfig({{"STALE_WORKER_TIMEOUT", "12s"}}, {});
+    REQUIRE(c.ok());
+    CHECK(c.config.persistence_interval == 2s);
+    CHECK(c.config.persistence_timeout == 2s);
+    CHECK(c.sources.at("PERSISTENCE_INTERVAL") == SettingSource::kDerived);
+    CHECK(c.sources.at("PERSISTENCE_TIMEOUT") == SettingSource::kDerived);
+    CHECK(c.config.heartbeat_interval == 4s);
+    CHECK(c.sources.at("HEARTBEAT_INTERVAL") == SettingSource::kDerived);
+  }
+  SECTION("one set, the other takes what is left") {
+    const auto c = LoadConfig({{"STALE_WORKER_TIMEOUT", "10s"}, {"PERSISTENCE_INTERVAL", "3s"}}, {});
+    REQUIRE(c.ok());
+    CHECK(c.config.persistence_interval == 3s);
+    CHECK(c.config.persistence_timeout == 2s);
+  }
+  SECTION("a short SHUTDOWN_TIMEOUT shortens the persistence timeout") {
+    const auto c = LoadConfig({{"SHUTDOWN_TIMEOUT", "4s"}}, {});
+    REQUIRE(c.ok());
+    CHECK(c.config.persistence_timeout == 2s);
+  }
+  SECTION("defaults stay defaults") {
+    const auto c = LoadConfig({{"STALE_WORKER_TIMEOUT", "30s"}}, {});
+    CHECK(c.config.persistence_interval == 5s);
+    CHECK(c.sources.at("PERSISTENCE_INTERVAL") == SettingSource::kDefault);
+    CHECK(c.config.heartbeat_interval == 5s);
+  }
+  SECTION("an explicit contradiction is still a problem naming the variables") {
+    const auto c = LoadConfig({{"STALE_WORKER_TIMEOUT", "10s"}, {"PERSISTENCE_TIMEOUT", "5s"}}, {});
+    CHECK_FALSE(c.ok());
+    CHECK(HasProblem(c, "PERSISTENCE_INTERVAL + PERSISTENCE_TIMEOUT"));
+    CHECK(HasProblem(c, "STALE_WORKER_TIMEOUT"));
+    const auto d = LoadConfig({{"STALE_WORKER_TIMEOUT", "10s"}, {"HEARTBEAT_INTERVAL", "10s"}}, {});
+    CHECK(HasProblem(d, "STALE_WORKER_TIMEOUT (10s) must be greater than HEARTBEAT_INTERVAL (10s)"));
+  }
+}
+
+TEST_CASE("durations have an upper bound", "[config]") {
+  const auto c = LoadConfig({{"POLL_INTERVAL", "9999999h"}, {"GAP_GRACE", "25h"}}, {});
+  CHECK(HasProblem(c, "POLL_INTERVAL=9999999h: must be at most 24h0m0s"));
+  CHECK(HasProblem(c, "GAP_GRACE=25h: must be at most 24h0m0s"));
+  CHECK(LoadConfig({{"CIRCUIT_BREAKER_TIMEOUT", "24h"}}, {}).ok());
+}
+
+TEST_CASE("DATABASE_URL can come from a file", "[config]") {
+  std::string asked;
+  const projd::FileReader reader = [&asked](const std::string& path, std::string* error) -> std::optional<std::string> {
+    asked = path;
+    if (path == "/secrets/url") return std::string("postgresql://u:from-file@db/x\n");
+    if (path == "/secrets/empty") return std::string("\n");
+    *error = "Permission denied";
+    return std::nullopt;
+  };
+  SECTION("its trailing newline is stripped") {
+    const auto c = LoadConfig({{"DATABASE_URL_FILE", "/secrets/url"}}, {}, reader);
+    REQUIRE(c.ok());
+    CHECK(asked == "/secrets/url");
+    CHECK(c.config.database_url == "postgresql://u:from-file@db/x");
+    CHECK(c.sources.at("DATABASE_URL") == SettingSource::kFile);
+    CHECK(projd::ConfigValueText(c.config, "DATABASE_URL") == "postgresql://u:****@db/x");
+  }
+  SECTION("both set is a problem naming both") {
+    for (const bool flag : {false, true}) {
+      const auto c = flag ? LoadConfig({{"DATABASE_URL_FILE", "/secrets/url"}}, {{"DATABASE_URL", "postgresql://db/x"}}, reader)
+                          : LoadConfig({{"DATABASE_URL_FILE", "/secrets/url"}, {"DATABASE_URL", "postgresql://db/x"}}, {}, reader);
+      CHECK(HasProblem(c, "DATABASE_URL and DATABASE_URL_FILE are both set"));
+    }
+  }
+  SECTION("an unreadable or empty file is a problem naming the variable") {
+    CHECK(HasProblem(LoadConfig({{"DATABASE_URL_FILE", "/secrets/none"}}, {}, reader),
+                     "DATABASE_URL_FILE=/secrets/none: cannot read: Permission denied"));
+    CHECK(HasProblem(LoadConfig({{"DATABASE_URL_FILE", "/secrets/empty"}}, {}, reader),
+                     "DATABASE_URL_FILE=/secrets/empty: the file is empty"));
+  }
 }

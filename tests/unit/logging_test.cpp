@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <sstream>
+#include <vector>
 
 #include "orchestrator/logging.h"
 
@@ -40,5 +41,29 @@ TEST_CASE("a database password never reaches a log line", "[logging]") {
     INFO(line);
     CHECK(line.find("hunter2") == std::string::npos);
     CHECK(line.find("****") != std::string::npos);
+  }
+}
+
+TEST_CASE("a logger that knows the database URL masks its password in any form", "[logging]") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // URL, the password as it may show up in a message
+      {"postgresql://projd:Sup3r?Secret@db/app?sslmode=disable", "Sup3r?Secret"},
+      {"postgresql://projd:Sup3r%zzSecret@db/app", "Sup3r%zzSecret"},
+      {"postgresql://projd:p%40ss%23word@h1,h2/app", "p@ss#word"},
+      {"host=db password='it\\'s a \"secret\"' dbname=app", "it's a \"secret\""},
+      {"postgresql://db/app?password=qu%3Fery", "qu?ery"},
+  };
+  for (const auto& [url, password] : cases) {
+    for (auto format : {projd::LogFormat::kText, projd::LogFormat::kJson}) {
+      std::ostringstream out;
+      auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+      const auto logger = projd::Logger(std::make_shared<spdlog::logger>("test", sink), format)
+                              .WithDatabaseUrl(url)
+                              .Child("worker");
+      logger.Warn("libpq said: \"" + password + "\" and " + url, {{"error", "token " + password}});
+      INFO(out.str());
+      CHECK(out.str().find(password) == std::string::npos);
+      CHECK(out.str().find("****") != std::string::npos);
+    }
   }
 }

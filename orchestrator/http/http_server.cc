@@ -1,5 +1,8 @@
 #include "orchestrator/http/http_server.h"
 
+#include <algorithm>
+#include <cctype>
+#include <list>
 #include <optional>
 #include <stdexcept>
 
@@ -15,31 +18,50 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+class Session;
+
+// The open connections, the one waiting longest in its current step (read or write) first.
+// The list is touched only on the loop thread; the counters are read from others.
+struct Connections {
+  std::list<Session*> by_activity;
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> evicted{0};
+};
+
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options,
-          std::atomic<std::size_t>& open)
-      : stream_(std::move(socket)), handler_(handler), options_(options), open_(open) {
-    ++open_;
+  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
+      : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections) {
+    at_ = connections_.by_activity.insert(connections_.by_activity.end(), this);
+    ++connections_.open;
   }
-  ~Session() { --open_; }
+  ~Session() { Forget(); }
 
   void Run() { Read(); }
 
+  // Closes the connection to make room for another: it no longer counts as open, and its
+  // pending operation ends with operation_aborted, which releases the session.
+  void Evict() {
+    Forget();
+    Close();
+  }
+
  private:
   void Read() {
+    Touch();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.header_limit));
     parser_->body_limit(options_.body_limit);
-    stream_.expires_after(options_.read_timeout);
+    // One deadline for the whole request, not per byte: a client dripping bytes is cut too.
+    stream_.expires_after(options_.request_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted || !stream_.socket().is_open()) {
       return Close();
     }
     if (ec) {
@@ -49,25 +71,36 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const auto& req = parser_->get();
     HttpRequest request{std::string(req.method_string()), std::string(req.target()), req.body()};
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      const std::string value(field.value());
+      auto [it, inserted] = request.headers.try_emplace(std::move(name), value);
+      if (!inserted) it->second.append(", ").append(value);
+    }
     HttpResponse response;
     try {
       response = handler_(request);
     } catch (const std::exception& e) {
       response = {500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"};
     }
-    Write(response, req.version(), req.keep_alive());
+    // At the cap, do not keep a slot for a client that may never come back.
+    const bool keep_alive = req.keep_alive() && connections_.open < options_.max_connections;
+    Write(response, req.version(), keep_alive);
   }
 
   void Write(const HttpResponse& r, unsigned version, bool keep_alive) {
+    Touch();
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
     res->set(bhttp::field::server, "projd");
     res->set(bhttp::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
     res->keep_alive(keep_alive);
     res->body() = r.body;
     res->prepare_payload();
-    stream_.expires_after(options_.read_timeout);
+    stream_.expires_after(options_.request_timeout);
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-      if (ec || !keep_alive) return self->Close();
+      if (ec || !keep_alive || !self->stream_.socket().is_open()) return self->Close();
       self->Read();
     });
   }
@@ -78,12 +111,25 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().close(ignored);
   }
 
+  // Moves the connection to the back of the eviction order: a new step starts now.
+  void Touch() {
+    if (at_) connections_.by_activity.splice(connections_.by_activity.end(), connections_.by_activity, *at_);
+  }
+
+  void Forget() {
+    if (!at_) return;
+    connections_.by_activity.erase(*at_);
+    at_.reset();
+    --connections_.open;
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   const HttpHandler& handler_;
   const HttpServerOptions& options_;
-  std::atomic<std::size_t>& open_;
+  Connections& connections_;
+  std::optional<std::list<Session*>::iterator> at_;  // empty once evicted or closed for good
 };
 
 }  // namespace
@@ -118,22 +164,35 @@ struct HttpServer::Impl {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) {
-        if (open >= options.max_connections) {
-          beast::error_code ignored;
-          socket.close(ignored);  // over the cap: refuse rather than queue without bound
-        } else {
-          std::make_shared<Session>(std::move(socket), handler, options, open)->Run();
+        if (connections.open >= options.max_connections && !connections.by_activity.empty()) {
+          // At the cap the newcomer wins over the connection waiting longest: a probe always
+          // gets a slot, an idle or slow client holds one only while nobody needs it.
+          connections.by_activity.front()->Evict();
+          ++connections.evicted;
+          ReportEvictions();
         }
+        std::make_shared<Session>(std::move(socket), handler, options, connections)->Run();
       }
       Accept();
     });
+  }
+
+  // Logged at most once a minute: a flood would otherwise flood the log too.
+  void ReportEvictions() {
+    const auto now = std::chrono::steady_clock::now();
+    if (last_report && now - *last_report < std::chrono::minutes(1)) return;
+    last_report = now;
+    logger.Warn("http connection cap reached; closing the connections waiting longest",
+                {{"max_connections", std::to_string(options.max_connections)},
+                 {"evicted_total", std::to_string(connections.evicted.load())}});
   }
 
   // Declared before the io_context: destroying it destroys pending sessions, which use these.
   HttpHandler handler;
   Logger logger;
   HttpServerOptions options;
-  std::atomic<std::size_t> open{0};
+  Connections connections;
+  std::optional<std::chrono::steady_clock::time_point> last_report;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
 };
@@ -142,6 +201,9 @@ HttpServer::HttpServer(std::string addr, HttpHandler handler, Logger logger, Htt
     : impl_(std::make_unique<Impl>(std::move(handler), std::move(logger), options)), addr_(std::move(addr)) {}
 
 HttpServer::~HttpServer() { Stop(); }
+
+std::size_t HttpServer::open_connections() const { return impl_->connections.open; }
+std::uint64_t HttpServer::evicted() const { return impl_->connections.evicted; }
 
 void HttpServer::Start() {
   try {

@@ -1,12 +1,23 @@
 // HttpServer: a small HTTP/1.1 server on its own Asio loop thread (Boost.Beast), for the
-// operator endpoints. Keep-alive, a read deadline per request (slow clients are cut), a
-// header and body limit, a cap on open connections; a malformed request gets 400 and the
-// connection closes; a handler that throws gives 500. The server never dies with a client.
+// operator endpoints. Keep-alive, one short deadline per request (idle and slow clients are
+// cut), a header and body limit, a cap on open connections; a malformed request gets 400 and
+// the connection closes; a handler that throws gives 500. The server never dies with a client.
+//
+// Probes must answer whatever other clients do: a connection that arrives at the cap closes
+// the open connection that has waited longest in its current step (for its request to
+// arrive, or for its answer to be taken): an idle keep-alive, a client that never sent its
+// request, a slow-loris. Idle or slow clients hold slots only until someone needs one; a
+// probe is answered as soon as it sends its request. While the server is at its cap, answers
+// close their connection.
+//
+// Thread-safety: Start and Stop from one thread; open_connections() and evicted() from any.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,18 +32,30 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string body;
+  // Field names lower-cased; a repeated field's values joined with ", " (RFC 9110 5.3).
+  std::map<std::string, std::string> headers = {};
+
+  // The value of `lower_case_name`, or nullptr when the request does not carry it.
+  const std::string* Header(const std::string& lower_case_name) const {
+    const auto it = headers.find(lower_case_name);
+    return it == headers.end() ? nullptr : &it->second;
+  }
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra fields, e.g. Allow
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
-  std::chrono::milliseconds read_timeout{10000};  // per request, from its first byte wait
+  // The whole request (head and body) must arrive within this time of the connect or of the
+  // previous answer; an answer must be taken within it too. Otherwise the connection closes.
+  std::chrono::milliseconds request_timeout{3000};
+  // Open connections at most; one more closes the one waiting longest (see above).
   std::size_t max_connections = 64;
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 64 * 1024;
@@ -54,6 +77,9 @@ class HttpServer {
   void Stop();
   // The bound port (useful with port 0).
   unsigned short port() const { return port_; }
+  // Connections open now, and connections closed so far to make room for a new one.
+  std::size_t open_connections() const;
+  std::uint64_t evicted() const;
 
  private:
   struct Impl;

@@ -6,6 +6,13 @@
 //   GET  /persistence/stats                   the persistence core's stats as JSON
 //   POST /persistence/circuit-breaker/reset   closes the breaker; returns the stats
 // A known path with another method gets 405 (with Allow), anything else 404.
+//
+// A mutating endpoint must not be reachable from a web page an operator happens to open (a
+// cross-site form or fetch, or DNS rebinding to the pod address): it answers 403 unless the
+// request carries `X-Projd-Action: <action>` (a custom header makes a browser send a CORS
+// preflight, which this server never approves: OPTIONS gets 405 and no Access-Control-*), and
+// it refuses any request with an `Origin` header (browsers send one with every POST) or a
+// `Sec-Fetch-Site` other than `same-origin` or `none`.
 #pragma once
 
 #include <functional>

@@ -4,7 +4,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,7 +48,14 @@ TEST_CASE("a worker serves health, readiness, status, persistence stats and metr
   const auto stats = HttpCall(port, "GET", "/persistence/stats");
   CHECK(stats.status == 200);
   CHECK(nlohmann::json::parse(stats.body)["circuit_breaker_state"] == "closed");
-  CHECK(HttpCall(port, "POST", "/persistence/circuit-breaker/reset").status == 200);
+  // The reset wants the operator's header and refuses what a browser sends cross-site.
+  CHECK(HttpCall(port, "POST", "/persistence/circuit-breaker/reset").status == 403);
+  const std::string reset =
+      "POST /persistence/circuit-breaker/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Projd-Action: reset\r\n"
+      "Content-Length: 0\r\nConnection: close\r\n";
+  CHECK_THAT(projd::testing::RawExchange(port, reset + "\r\n"), Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(projd::testing::RawExchange(port, reset + "Origin: https://evil.example\r\n\r\n"),
+             Catch::StartsWith("HTTP/1.1 403"));
   CHECK(HttpCall(port, "GET", "/persistence/circuit-breaker/reset").status == 405);
   CHECK(HttpCall(port, "GET", "/no/such/path").status == 404);
 
@@ -93,4 +102,29 @@ TEST_CASE("a worker on a schema not migrated yet waits, unready, until projd mig
   fleet.Worker("w1").Signal(SIGTERM);
   CHECK(fleet.Worker("w1").Wait(10s) == 0);
   fleet.db().Exec("DROP SCHEMA " + fresh + " CASCADE");
+}
+
+TEST_CASE("a worker's probes answer while idle clients hold every HTTP connection slot", "[cluster][http][flood]") {
+  WorkerFleet fleet;
+  fleet.Seed(100, 10, "f");
+  fleet.Start("w1");
+  const int port = fleet.HttpPort("w1");
+  REQUIRE(port > 0);
+  REQUIRE(WaitFor([&] { return fleet.Settled(1) && HttpCall(port, "GET", "/readyz").status == 200; }, 30s));
+
+  // Twice the 64 slots, opened faster than the request deadline frees any, and kept open.
+  std::vector<std::unique_ptr<projd::testing::IdleConnection>> idle;
+  for (int i = 0; i < 128; ++i) idle.push_back(std::make_unique<projd::testing::IdleConnection>(port));
+  for (int round = 0; round < 5; ++round) {
+    CHECK(HttpCall(port, "GET", "/healthz", 5s).status == 200);
+    CHECK(HttpCall(port, "GET", "/readyz", 5s).status == 200);
+    idle.push_back(std::make_unique<projd::testing::IdleConnection>(port));
+  }
+  const auto healthcheck =
+      projd::testing::RunProcess({PROJD_BINARY, "healthcheck", "--http-addr=127.0.0.1:" + std::to_string(port)});
+  INFO(healthcheck.out << healthcheck.err);
+  CHECK(healthcheck.exit_code == 0);
+  // The oldest idle client is gone: it made room for a probe, or the request deadline cut it.
+  CHECK(idle.front()->ClosedByServer(5s));
+  CHECK(fleet.Worker("w1").running());
 }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -60,12 +61,69 @@ TEST_CASE("routes: 404 for unknown paths, 405 for a wrong method", "[http][endpo
   const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [&] { reset = true; }});
   CHECK(handle({"GET", "/nope", ""}).status == 404);
   CHECK(handle({"POST", "/metrics", ""}).status == 405);
-  CHECK(handle({"GET", "/persistence/circuit-breaker/reset", ""}).status == 405);
+  const auto wrong = handle({"GET", "/persistence/circuit-breaker/reset", ""});
+  CHECK(wrong.status == 405);
+  CHECK(wrong.headers == decltype(wrong.headers){{"Allow", "POST"}});
   CHECK_FALSE(reset);
-  CHECK(handle({"POST", "/persistence/circuit-breaker/reset", ""}).status == 200);
+  CHECK(handle({"POST", "/persistence/circuit-breaker/reset", "", {{"x-projd-action", "reset"}}}).status == 200);
   CHECK(reset);
   CHECK(handle({"GET", "/healthz", ""}).status == 200);
   CHECK(handle({"GET", "/status?pretty", ""}).status == 200);
+}
+
+TEST_CASE("the circuit-breaker reset refuses requests a browser could send cross-site", "[http][endpoints]") {
+  auto status = Sample();
+  int resets = 0;
+  const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [&] { ++resets; }});
+  const std::string path = "/persistence/circuit-breaker/reset";
+  using Headers = std::map<std::string, std::string>;
+
+  SECTION("the operator's request: POST with X-Projd-Action: reset and no browser headers") {
+    const auto r = handle({"POST", path, "", Headers{{"x-projd-action", "reset"}, {"user-agent", "curl/7.88.1"}}});
+    CHECK(r.status == 200);
+    CHECK(nlohmann::json::parse(r.body)["reset"] == true);
+    CHECK(resets == 1);
+  }
+  SECTION("a browser's own navigation or same-origin fetch may pass Sec-Fetch-Site none or same-origin") {
+    CHECK(handle({"POST", path, "", Headers{{"x-projd-action", "reset"}, {"sec-fetch-site", "none"}}}).status == 200);
+    CHECK(handle({"POST", path, "", Headers{{"x-projd-action", "reset"}, {"sec-fetch-site", "same-origin"}}}).status ==
+          200);
+    CHECK(resets == 2);
+  }
+  SECTION("a simple request (a cross-site form or no-cors fetch) lacks the action header") {
+    for (const auto& headers : {Headers{}, Headers{{"content-type", "application/x-www-form-urlencoded"}},
+                                Headers{{"content-type", "text/plain"}}, Headers{{"x-projd-action", "resetx"}},
+                                Headers{{"x-projd-action", "reset, reset"}}}) {
+      const auto r = handle({"POST", path, "action=reset", headers});
+      CHECK(r.status == 403);
+      CHECK_THAT(r.body, Catch::Contains("X-Projd-Action: reset"));
+    }
+    CHECK(resets == 0);
+  }
+  SECTION("any Origin, even with the action header (a preflighted fetch, DNS rebinding)") {
+    for (const auto* origin : {"https://evil.example", "null", "http://127.0.0.1:9090"}) {
+      const auto r = handle({"POST", path, "", Headers{{"x-projd-action", "reset"}, {"origin", origin}}});
+      CHECK(r.status == 403);
+      CHECK_THAT(r.body, Catch::Contains("Origin"));
+    }
+    CHECK(resets == 0);
+  }
+  SECTION("Sec-Fetch-Site cross-site or same-site") {
+    for (const auto* site : {"cross-site", "same-site"}) {
+      const auto r = handle({"POST", path, "", Headers{{"x-projd-action", "reset"}, {"sec-fetch-site", site}}});
+      CHECK(r.status == 403);
+      CHECK_THAT(r.body, Catch::Contains(site));
+    }
+    CHECK(resets == 0);
+  }
+  SECTION("a CORS preflight is never approved") {
+    const auto r = handle({"OPTIONS", path, "",
+                           Headers{{"origin", "https://evil.example"}, {"access-control-request-method", "POST"},
+                                   {"access-control-request-headers", "x-projd-action"}}});
+    CHECK(r.status == 405);
+    for (const auto& [name, value] : r.headers) CHECK_THAT(name, !Catch::StartsWith("Access-Control"));
+    CHECK(resets == 0);
+  }
 }
 
 TEST_CASE("/readyz is 200 when ready and 503 with the reasons when not", "[http][endpoints]") {

@@ -261,24 +261,28 @@ TEST_CASE("a restarted follower starts at the stored proven mark: old gaps are n
   CHECK(restarted.delivered == std::vector<std::int64_t>{2, 3, open_position, 5});
 }
 
-TEST_CASE("the stored proven mark never goes down and is ignored after the sequence restarts",
+TEST_CASE("the stored proven mark never goes down and belongs to one history of the table",
           "[pg][hwm][gap_proof]") {
   PgTestSchema db;
   projd::pg::PgPositionSource source(db.options());
   for (int v = 1; v <= 10; ++v) InsertCommitted(db, "a", v);
-  CHECK(source.LoadProvenMark() == 0);
-  source.SaveProvenMark(8);
-  source.SaveProvenMark(5);
-  CHECK(source.LoadProvenMark() == 8);
+  const auto first = source.LoadProvenMark();
+  CHECK(first.mark == 0);
+  CHECK_FALSE(first.history.empty());
+  source.SaveProvenMark(8, first.history);
+  source.SaveProvenMark(5, first.history);
+  CHECK(source.LoadProvenMark().mark == 8);
 
   db.Exec("TRUNCATE events RESTART IDENTITY");
-  InsertCommitted(db, "b", 1);  // 1 again
-  CHECK(source.LoadProvenMark() == 0);  // 8 is above the sequence: not this history
-  FollowingReader follow(db);
-  follow.Step();
-  CHECK(follow.delivered == std::vector<std::int64_t>{1});
-  source.SaveProvenMark(1);  // replaces the stale 8
-  CHECK(db.Scalar<std::int64_t>("SELECT mark FROM projd_proven_marks") == 1);
+  for (int v = 1; v <= 12; ++v) InsertCommitted(db, "b", v);  // the sequence passes 8 again
+  const auto second = source.LoadProvenMark();
+  CHECK(second.history != first.history);
+  CHECK(second.mark == 0);                  // 8 was proven for the old positions
+  source.SaveProvenMark(11, first.history);  // a follower still in the old history: ignored
+  CHECK(source.LoadProvenMark().mark == 0);
+  source.SaveProvenMark(3, second.history);  // replaces the old history's row
+  CHECK(source.LoadProvenMark().mark == 3);
+  CHECK(db.Scalar<std::int64_t>("SELECT count(*) FROM projd_proven_marks") == 1);
 }
 
 TEST_CASE("a two-phase writer holds the mark while prepared and is delivered after COMMIT PREPARED",

@@ -25,79 +25,26 @@
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_position_source.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/following_reader.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 
 using namespace std::chrono_literals;
 using projd::HighWaterMarkFollower;
 using projd::testing::FakeClock;
+using projd::testing::FollowingReader;
+using projd::testing::Insert;
+using projd::testing::InsertCommitted;
+using projd::testing::Joined;
 using projd::testing::PgTestSchema;
 using projd::testing::WaitFor;
 
 namespace {
-constexpr const char* kInsert =
-    "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
-    " VALUES ('c', 't', $1, $2, 'E') RETURNING global_position";
-
-std::int64_t Insert(pqxx::transaction_base& tx, const std::string& id, int version) {
-  return tx.exec_params1(kInsert, id, version)[0].as<std::int64_t>();
-}
-
-std::int64_t InsertCommitted(const PgTestSchema& db, const std::string& id, int version) {
-  auto c = db.Connect();
-  pqxx::work tx(*c);
-  const auto p = Insert(tx, id, version);
-  tx.commit();
-  return p;
-}
-
 // The sequence's last handed-out position (0 before the first).
 std::int64_t SequenceLast(const PgTestSchema& db) {
   return db.Scalar<std::int64_t>(
       "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_global_position_seq");
 }
-
-// A follower plus a reader of every partition from `from`: what `projd read --follow` does,
-// one step at a time (copied from gap_proof_pgtest.cpp).
-struct FollowingReader {
-  explicit FollowingReader(const PgTestSchema& db, std::int64_t from = 0)
-      : source(db.options()), follower(source, clock, 200ms, from), reader(db.options()), after(from) {}
-
-  void Step() {
-    REQUIRE(follower.Advance());
-    while (true) {
-      projd::ReadRequest request;
-      request.partition_count = 1;
-      request.after = {{0, after}};
-      request.high_water_mark = follower.mark();
-      request.limit = 100;
-      const auto batch = reader.ReadBatch(request);
-      for (const auto& e : batch.events) delivered.push_back(e.event.global_position);
-      after = std::max(after, batch.scanned_to);
-      if (batch.events.size() < 100) return;
-    }
-  }
-  void StepsPastGrace() {
-    for (int i = 0; i < 4; ++i) {
-      clock.Advance(1s);
-      Step();
-    }
-  }
-
-  FakeClock clock;
-  projd::pg::PgPositionSource source;
-  HighWaterMarkFollower follower;
-  projd::pg::PgEventReader reader;
-  std::int64_t after;
-  std::vector<std::int64_t> delivered;
-};
-
-struct Joined {
-  std::thread thread;
-  ~Joined() {
-    if (thread.joinable()) thread.join();
-  }
-};
 
 // A libpq connection (COPY streaming), closed at scope end.
 struct RawConn {
@@ -242,7 +189,7 @@ TEST_CASE("a writer whose first insert ran in a committed subtransaction holds H
           " VALUES ('c', 't', 'in-block', 1, 'E');"
           " EXCEPTION WHEN others THEN NULL; END; END $$");  // 2, kept
   w.exec0("SAVEPOINT s");
-  w.exec1(std::string(kInsert).replace(std::string(kInsert).find("$1, $2"), 6, "'savepoint', 1"));  // 3
+  w.exec1(std::string(projd::testing::kInsertEvent).replace(std::string(projd::testing::kInsertEvent).find("$1, $2"), 6, "'savepoint', 1"));  // 3
   w.exec0("ROLLBACK TO SAVEPOINT s");                                                                 // 3 burned
   w.exec0("DO $$ BEGIN BEGIN"
           " INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"

@@ -52,6 +52,10 @@ struct PositionObservation {
   // The write-lock holders on events, read after the snapshot; present only when the
   // observation was asked for them (HighWaterMark::NeedsWriters).
   std::optional<std::vector<WriteLockHolder>> writers;
+  // Identity of the event history the positions belong to (PostgreSQL: the storage of the
+  // events table and of its sequence, which TRUNCATE, RESTART IDENTITY and rewrites
+  // replace). Empty when unknown.
+  std::string history;
 };
 
 struct GapInfo {

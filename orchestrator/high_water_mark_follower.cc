@@ -7,7 +7,7 @@ namespace projd {
 HighWaterMarkFollower::HighWaterMarkFollower(PositionSource& source, const Clock& clock,
                                              std::chrono::milliseconds gap_grace, std::int64_t start,
                                              std::int64_t window)
-    : source_(source), clock_(clock), hwm_(start, gap_grace), start_(start), window_(window) {}
+    : source_(source), clock_(clock), grace_(gap_grace), hwm_(start, gap_grace), start_(start), window_(window) {}
 
 bool HighWaterMarkFollower::Advance() {
   try {
@@ -26,7 +26,9 @@ bool HighWaterMarkFollower::Advance() {
 
 void HighWaterMarkFollower::LoadStoredMark() {
   try {
-    stored_mark_ = source_.LoadProvenMark();
+    const auto stored = source_.LoadProvenMark();
+    stored_mark_ = stored.mark;
+    history_ = stored.history;
   } catch (const PermanentError& e) {
     // No readable stored mark (a role without access, a schema before migration 0008):
     // follow from `start` and never store.
@@ -47,6 +49,12 @@ void HighWaterMarkFollower::ObserveUntilStable() {
     const std::int64_t before = hwm_.mark();
     const auto with = hwm_.NeedsWriters(clock_.Now()) ? WithWriters::kYes : WithWriters::kNo;
     const auto obs = source_.Observe(before, window_, with);
+    if (history_.empty()) history_ = obs.history;
+    if (obs.history != history_) {
+      if (++proof_rounds > kMaxProofRounds) throw TransientError("the events history keeps changing (TRUNCATE?)");
+      StartNewHistory(obs.history);
+      continue;
+    }
     hwm_.Observe(obs, clock_.Now());
     // Some gap's writers all ended: a snapshot taken from now on decides it.
     if (hwm_.ProofDue() && ++proof_rounds <= kMaxProofRounds) continue;
@@ -55,12 +63,24 @@ void HighWaterMarkFollower::ObserveUntilStable() {
   }
 }
 
+void HighWaterMarkFollower::StartNewHistory(const std::string& history) {
+  // The events table was emptied or rewritten (TRUNCATE, RESTART IDENTITY): nothing proven
+  // for the old positions holds for the new ones. Start over, from the new history's
+  // stored mark if any.
+  ++history_changes_;
+  hwm_ = HighWaterMark(start_, grace_);
+  stored_mark_ = 0;
+  may_store_ = false;
+  history_ = history;
+  LoadStoredMark();
+}
+
 void HighWaterMarkFollower::StoreIfDue() {
-  if (!may_store_ || hwm_.mark() <= stored_mark_) return;
+  if (!may_store_ || history_.empty() || hwm_.mark() <= stored_mark_) return;
   const bool proved = hwm_.passed_proven() > stored_passed_proven_;
   if (!proved && clock_.Now() - stored_at_ < kStoreEvery) return;
   try {
-    source_.SaveProvenMark(hwm_.mark());
+    source_.SaveProvenMark(hwm_.mark(), history_);
   } catch (const PermanentError&) {
     // A role that may not write projd_proven_marks, a read-only server: follow without
     // storing (this round reports the error once).
@@ -85,6 +105,7 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
   s.oldest_gap_age = hwm_.OldestGapAge(clock_.Now());
   s.errors = errors_;
   s.stored_mark = stored_mark_;
+  s.history_changes = history_changes_;
   if (const auto gap = hwm_.blocking_gap(); gap && gap->writers && !gap->writers_ended) {
     s.held = true;
     try {

@@ -9,6 +9,10 @@
 // mark (`projd read --from N`) never stores: its start was not proven; nor does one whose
 // store was refused for good (a role without write access, a read-only server).
 //
+// When the events table is emptied or rewritten under it (TRUNCATE, RESTART IDENTITY: the
+// observation's history changes), it starts over from `start` and the new history's stored
+// mark; a stored mark is only ever used for the history it was proven in.
+//
 // Supervised: a failing database call (outage, broken connection, a permission or other
 // permanent error) is counted, reported through last_error(), and the next Advance()
 // continues from the kept state; it never throws a projd::Error. Not thread-safe: one
@@ -38,6 +42,7 @@ struct HighWaterMarkStatus {
   bool held = false;
   std::optional<HoldingTransaction> held_by;
   std::int64_t stored_mark = 0;  // the proven mark last read from or written to the database
+  std::int64_t history_changes = 0;  // times the events table was emptied or rewritten under it
 };
 
 class HighWaterMarkFollower {
@@ -65,12 +70,14 @@ class HighWaterMarkFollower {
   static constexpr int kMaxProofRounds = 16;  // immediate re-observations per Advance
 
   void LoadStoredMark();
+  void StartNewHistory(const std::string& history);
   void ObserveUntilStable();
   void StoreIfDue();
   bool Failed(const std::exception& e);
 
   PositionSource& source_;
   const Clock& clock_;
+  std::chrono::milliseconds grace_;
   HighWaterMark hwm_;
   std::int64_t start_;
   std::int64_t window_;
@@ -81,6 +88,8 @@ class HighWaterMarkFollower {
   std::int64_t stored_mark_ = 0;
   std::int64_t stored_passed_proven_ = 0;
   Clock::Monotonic::time_point stored_at_{};
+  std::string history_;  // the events history H belongs to
+  std::int64_t history_changes_ = 0;
 };
 
 }  // namespace projd

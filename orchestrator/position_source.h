@@ -25,6 +25,12 @@ struct HoldingTransaction {
 
 enum class WithWriters { kNo, kYes };
 
+// A proven mark as stored, with the history it was proven for.
+struct StoredMark {
+  std::int64_t mark = 0;
+  std::string history;  // the events history current when it was read
+};
+
 class PositionSource {
  public:
   virtual ~PositionSource() = default;
@@ -34,11 +40,12 @@ class PositionSource {
   virtual PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) = 0;
   // The oldest of `writers` that still holds its write lock, if any (for /status).
   virtual std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) = 0;
-  // The highest mark any process proved for this events table (0 when none, or when it is
-  // above the position sequence: the table was emptied and its sequence restarted).
-  virtual std::int64_t LoadProvenMark() = 0;
-  // Records `mark` as proven; never lowers a valid stored mark.
-  virtual void SaveProvenMark(std::int64_t mark) = 0;
+  // The highest mark any process proved for the current history of this events table
+  // (mark 0 when none was stored for it), and that history.
+  virtual StoredMark LoadProvenMark() = 0;
+  // Records `mark` as proven for `history`; does nothing when that is no longer the current
+  // history; never lowers a stored mark of the same history.
+  virtual void SaveProvenMark(std::int64_t mark, const std::string& history) = 0;
 };
 
 }  // namespace projd

@@ -68,6 +68,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"held", s.mark.held},
       {"errors", s.mark.errors},
       {"stored_mark", s.mark.stored_mark},
+      {"history_changes", s.mark.history_changes},
   };
   if (s.mark.held_by) {
     const auto& h = *s.mark.held_by;

@@ -18,6 +18,12 @@ constexpr const char* kSequenceSql =
 // The highest position the sequence handed out.
 #define PROJD_SEQ_LAST "(SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM @SEQ@)"
 
+// The identity of the event history: the storage files of events and of its sequence.
+// TRUNCATE (with or without RESTART IDENTITY), ALTER SEQUENCE ... RESTART and table
+// rewrites replace them; inserts never do. Positions proven for one history say nothing
+// about the next.
+#define PROJD_HISTORY "(pg_relation_filenode('events')::text || '/' || pg_relation_filenode(pg_get_serial_sequence('events', 'global_position')))"
+
 // Holders of a granted RowExclusiveLock on this database's events table: every writer of
 // events takes it before its INSERT allocates a position and keeps it to its end.
 #define PROJD_WRITE_LOCKS                                                          \
@@ -34,7 +40,8 @@ constexpr const char* kSequenceSql =
   " SELECT (SELECT upper FROM bound),"                                                       \
   "        ARRAY(SELECT g FROM generate_series($1 + 1, (SELECT upper FROM bound)) AS g"      \
   "              LEFT JOIN events e ON e.global_position = g"                                \
-  "              WHERE e.global_position IS NULL ORDER BY g)::text"
+  "              WHERE e.global_position IS NULL ORDER BY g)::text,"                         \
+  "        " PROJD_HISTORY ", pg_is_in_recovery()"
 
 constexpr const char* kObserveTemplate = PROJD_OBSERVE;
 // The same, plus the write-lock holders read while the statement runs, i.e. after its
@@ -59,21 +66,23 @@ constexpr const char* kOldestWriterSql =
     "   WHERE l.pid IS NULL AND x.virtualtransaction = l.virtualtransaction LIMIT 1) p ON true"
     " ORDER BY coalesce(a.xact_start, p.prepared) NULLS LAST LIMIT 1";
 
-// A stored mark above the sequence belongs to an emptied table whose sequence restarted.
+// A stored mark of another history (the table was emptied or rewritten since) is not
+// this history's.
 constexpr const char* kLoadMarkTemplate =
     "SELECT coalesce((SELECT m.mark FROM projd_proven_marks m"
-    " WHERE m.events_relid = 'events'::regclass AND m.mark <= " PROJD_SEQ_LAST "), 0)";
+    " WHERE m.events_relid = 'events'::regclass AND m.history = " PROJD_HISTORY "), 0), " PROJD_HISTORY;
 
-// Monotonic: only a higher mark replaces a valid stored one.
+// Only for the history the mark was proven in; monotonic within a history.
 constexpr const char* kSaveMarkTemplate =
-    "INSERT INTO projd_proven_marks AS m (events_relid, events_table, mark)"
-    " VALUES ('events'::regclass, 'events'::regclass::text, $1)"
-    " ON CONFLICT (events_relid) DO UPDATE SET mark = excluded.mark, proven_at = now()"
-    " WHERE m.mark < excluded.mark OR m.mark > " PROJD_SEQ_LAST;
+    "INSERT INTO projd_proven_marks AS m (events_relid, events_table, history, mark)"
+    " SELECT 'events'::regclass, 'events'::regclass::text, $2, $1 WHERE $2 = " PROJD_HISTORY
+    " ON CONFLICT (events_relid) DO UPDATE SET mark = excluded.mark, history = excluded.history, proven_at = now()"
+    " WHERE m.mark < excluded.mark OR m.history <> excluded.history";
 
 #undef PROJD_OBSERVE
 #undef PROJD_WRITE_LOCKS
 #undef PROJD_SEQ_LAST
+#undef PROJD_HISTORY
 
 std::vector<std::int64_t> ParseIntArray(const std::string& text) {
   std::vector<std::int64_t> out;
@@ -152,7 +161,14 @@ PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t wi
     PositionObservation obs;
     obs.upper = r[0].as<std::int64_t>();
     obs.missing = ParseIntArray(r[1].as<std::string>());
-    if (with) obs.writers = ParseHolders(r[2].as<std::string>());
+    obs.history = r[2].as<std::string>();
+    if (r[3].as<bool>()) {
+      // A hot standby: its sequence runs ahead of the primary's and its pg_locks shows no
+      // writer of the primary, so no gap can be proven there.
+      throw PermanentError("the database is a hot standby (in recovery): the high-water mark is proven only on the"
+                           " primary; point DATABASE_URL at the primary");
+    }
+    if (with) obs.writers = ParseHolders(r[4].as<std::string>());
     return obs;
   } catch (const std::exception&) {
     conn_.reset();
@@ -179,17 +195,18 @@ std::optional<HoldingTransaction> PgPositionSource::OldestWriter(const std::vect
   });
 }
 
-std::int64_t PgPositionSource::LoadProvenMark() {
+StoredMark PgPositionSource::LoadProvenMark() {
   return Translate("load the proven mark", [&] {
     pqxx::read_transaction tx(Conn());
-    return tx.exec1(load_mark_sql_)[0].as<std::int64_t>();
+    const auto r = tx.exec1(load_mark_sql_);
+    return StoredMark{r[0].as<std::int64_t>(), r[1].as<std::string>()};
   });
 }
 
-void PgPositionSource::SaveProvenMark(std::int64_t mark) {
+void PgPositionSource::SaveProvenMark(std::int64_t mark, const std::string& history) {
   Translate("save the proven mark", [&] {
     pqxx::work tx(Conn());
-    tx.exec_params0(save_mark_sql_, mark);
+    tx.exec_params(save_mark_sql_, mark, history);
     tx.commit();
   });
 }

@@ -22,8 +22,8 @@ class PgPositionSource final : public PositionSource {
 
   PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) override;
   std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override;
-  std::int64_t LoadProvenMark() override;
-  void SaveProvenMark(std::int64_t mark) override;
+  StoredMark LoadProvenMark() override;
+  void SaveProvenMark(std::int64_t mark, const std::string& history) override;
 
  private:
   pqxx::connection& Conn();

@@ -10,73 +10,26 @@
 #include "orchestrator/pg/pg_event_reader.h"
 #include "orchestrator/pg/pg_position_source.h"
 #include "tests/support/fake_clock.h"
+#include "tests/support/following_reader.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 
 using namespace std::chrono_literals;
 using projd::HighWaterMarkFollower;
 using projd::testing::FakeClock;
+using projd::testing::FollowingReader;
+using projd::testing::Insert;
+using projd::testing::InsertCommitted;
+using projd::testing::Joined;
 using projd::testing::PgTestSchema;
 using projd::testing::WaitFor;
 
 namespace {
-constexpr const char* kInsert =
-    "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type)"
-    " VALUES ('c', 't', $1, $2, 'E') RETURNING global_position";
 // An idempotent writer: the same event_id on every attempt.
 constexpr const char* kInsertOnce =
     "INSERT INTO events (bounded_context, aggregate_type, aggregate_id, aggregate_version, event_type, event_id)"
     " VALUES ('c', 't', 'retried', 1, 'E', '6a0c1c52-8d4e-4a55-9b0e-1c2d3e4f5a6b')"
     " ON CONFLICT (event_id) DO NOTHING";
-
-std::int64_t Insert(pqxx::transaction_base& tx, const std::string& id, int version) {
-  return tx.exec_params1(kInsert, id, version)[0].as<std::int64_t>();
-}
-
-std::int64_t InsertCommitted(const PgTestSchema& db, const std::string& id, int version) {
-  auto c = db.Connect();
-  pqxx::work tx(*c);
-  const auto p = Insert(tx, id, version);
-  tx.commit();
-  return p;
-}
-
-// A follower plus a reader of every partition from position 0: what `projd read --follow`
-// does, one step at a time.
-struct FollowingReader {
-  explicit FollowingReader(const PgTestSchema& db, std::int64_t from = 0)
-      : source(db.options()), follower(source, clock, 200ms, from), reader(db.options()), after(from) {}
-
-  // One round: advance H, then read everything up to it.
-  void Step() {
-    REQUIRE(follower.Advance());
-    while (true) {
-      projd::ReadRequest request;
-      request.partition_count = 1;
-      request.after = {{0, after}};
-      request.high_water_mark = follower.mark();
-      request.limit = 100;
-      const auto batch = reader.ReadBatch(request);
-      for (const auto& e : batch.events) delivered.push_back(e.event.global_position);
-      after = std::max(after, batch.scanned_to);
-      if (batch.events.size() < 100) return;
-    }
-  }
-  // Steps past the grace a few times: any proof that can complete, completes.
-  void StepsPastGrace() {
-    for (int i = 0; i < 4; ++i) {
-      clock.Advance(1s);
-      Step();
-    }
-  }
-
-  FakeClock clock;
-  projd::pg::PgPositionSource source;
-  HighWaterMarkFollower follower;
-  projd::pg::PgEventReader reader;
-  std::int64_t after;
-  std::vector<std::int64_t> delivered;
-};
 
 // Waits (bounded) until backend `pid` waits on a lock of the given kind.
 bool WaitsOnLock(const PgTestSchema& db, int pid, const std::string& wait_event) {
@@ -87,15 +40,6 @@ bool WaitsOnLock(const PgTestSchema& db, int pid, const std::string& wait_event)
       },
       10s);
 }
-
-// Joins its thread when it goes out of scope, also when a check failed. Declare it
-// before the transaction the thread waits for, so that one ends first.
-struct Joined {
-  std::thread thread;
-  ~Joined() {
-    if (thread.joinable()) thread.join();
-  }
-};
 
 // Runs a statement outside any transaction block (COMMIT PREPARED, CREATE DATABASE).
 void ExecOutside(const PgTestSchema& db, const std::string& sql) {
@@ -261,24 +205,28 @@ TEST_CASE("a restarted follower starts at the stored proven mark: old gaps are n
   CHECK(restarted.delivered == std::vector<std::int64_t>{2, 3, open_position, 5});
 }
 
-TEST_CASE("the stored proven mark never goes down and is ignored after the sequence restarts",
+TEST_CASE("the stored proven mark never goes down and belongs to one history of the table",
           "[pg][hwm][gap_proof]") {
   PgTestSchema db;
   projd::pg::PgPositionSource source(db.options());
   for (int v = 1; v <= 10; ++v) InsertCommitted(db, "a", v);
-  CHECK(source.LoadProvenMark() == 0);
-  source.SaveProvenMark(8);
-  source.SaveProvenMark(5);
-  CHECK(source.LoadProvenMark() == 8);
+  const auto first = source.LoadProvenMark();
+  CHECK(first.mark == 0);
+  CHECK_FALSE(first.history.empty());
+  source.SaveProvenMark(8, first.history);
+  source.SaveProvenMark(5, first.history);
+  CHECK(source.LoadProvenMark().mark == 8);
 
   db.Exec("TRUNCATE events RESTART IDENTITY");
-  InsertCommitted(db, "b", 1);  // 1 again
-  CHECK(source.LoadProvenMark() == 0);  // 8 is above the sequence: not this history
-  FollowingReader follow(db);
-  follow.Step();
-  CHECK(follow.delivered == std::vector<std::int64_t>{1});
-  source.SaveProvenMark(1);  // replaces the stale 8
-  CHECK(db.Scalar<std::int64_t>("SELECT mark FROM projd_proven_marks") == 1);
+  for (int v = 1; v <= 12; ++v) InsertCommitted(db, "b", v);  // the sequence passes 8 again
+  const auto second = source.LoadProvenMark();
+  CHECK(second.history != first.history);
+  CHECK(second.mark == 0);                  // 8 was proven for the old positions
+  source.SaveProvenMark(11, first.history);  // a follower still in the old history: ignored
+  CHECK(source.LoadProvenMark().mark == 0);
+  source.SaveProvenMark(3, second.history);  // replaces the old history's row
+  CHECK(source.LoadProvenMark().mark == 3);
+  CHECK(db.Scalar<std::int64_t>("SELECT count(*) FROM projd_proven_marks") == 1);
 }
 
 TEST_CASE("a two-phase writer holds the mark while prepared and is delivered after COMMIT PREPARED",
@@ -303,7 +251,7 @@ TEST_CASE("a two-phase writer holds the mark while prepared and is delivered aft
     pqxx::nontransaction n(*c);
     n.exec0("BEGIN");
     n.exec0("SET LOCAL projd.notify = off");  // PREPARE is refused after NOTIFY (event-store.md)
-    n.exec1(std::string(kInsert).replace(std::string(kInsert).find("$1, $2"), 6, "'prepared', 1"));  // 2
+    n.exec1(std::string(projd::testing::kInsertEvent).replace(std::string(projd::testing::kInsertEvent).find("$1, $2"), 6, "'prepared', 1"));  // 2
     n.exec0("PREPARE TRANSACTION '" + gid + "'");
   }  // its session ends; the prepared transaction keeps its locks
   InsertCommitted(db, "after", 1);  // 3

@@ -26,6 +26,7 @@ class ScriptedSource final : public projd::PositionSource {
   bool save_fails = false;
   bool save_denied = false;
   bool observe_permanent_error = false;
+  std::string history = "h1";  // the events history every observation reports
 
   PositionObservation Observe(std::int64_t, std::int64_t, WithWriters writers) override {
     ++observes;
@@ -33,6 +34,7 @@ class ScriptedSource final : public projd::PositionSource {
     auto next = script.front();
     if (script.size() > 1) script.pop_front();
     if (!next) throw projd::TransientError("connection lost");
+    next->history = history;
     if (writers == WithWriters::kYes) {
       ++with_writers;
       next->writers = holders;
@@ -47,8 +49,11 @@ class ScriptedSource final : public projd::PositionSource {
     h.wait_event = "Lock/transactionid";
     return h;
   }
-  std::int64_t LoadProvenMark() override { return stored; }
-  void SaveProvenMark(std::int64_t mark) override {
+  projd::StoredMark LoadProvenMark() override { return {history == stored_history ? stored : 0, history}; }
+  std::string stored_history = "h1";
+  void SaveProvenMark(std::int64_t mark, const std::string& h) override {
+    if (h != history) return;
+    stored_history = h;
     if (save_fails) throw projd::InDoubtError("connection lost while committing");
     if (save_denied) throw projd::PermanentError("permission denied for table projd_proven_marks");
     saves.push_back(mark);
@@ -198,4 +203,27 @@ TEST_CASE("a follower that may not store the mark reports it once and goes on wi
   CHECK(follower.Advance());
   CHECK(follower.mark() == 30);
   CHECK(follower.errors() == 1);
+}
+
+TEST_CASE("a follower whose events table was emptied under it starts over in the new history", "[hwm][follower]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.stored = 500;
+  source.script = {Obs(510, {})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 510);
+  // TRUNCATE ... RESTART IDENTITY: position 1 is open, 2 and 3 committed.
+  source.history = "h2";
+  source.script = {Obs(3, {1})};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 0);  // neither 510 nor the stored 500 belong to this history
+  CHECK(follower.Status().history_changes == 1);
+  source.script = {Obs(3, {})};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 3);
+  clock.Advance(projd::HighWaterMarkFollower::kStoreEvery);
+  CHECK(follower.Advance());
+  CHECK(source.saves.back() == 3);
+  CHECK(source.stored_history == "h2");
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include <pqxx/pqxx>
@@ -34,16 +35,18 @@ struct ReaderFigure {
   std::int64_t events;
 };
 
-ReaderFigure Reader(const projd::pg::ConnectionOptions& db, int batch, int owned, std::int64_t hwm) {
+// Reads every owned event; `mark` gives the high-water mark before each batch.
+ReaderFigure ReadAll(const projd::pg::ConnectionOptions& db, int batch, int owned,
+                     const std::function<std::int64_t()>& mark) {
   projd::pg::PgEventReader reader(db);
   projd::ReadRequest req;
   req.partition_count = 64;
   for (int p = 0; p < owned; ++p) req.after[p * (64 / owned)] = 0;
-  req.high_water_mark = hwm;
   req.limit = batch;
   std::int64_t n = 0;
   const auto start = Clock::now();
   while (true) {
+    req.high_water_mark = mark();
     const auto b = reader.ReadBatch(req);
     n += static_cast<std::int64_t>(b.events.size());
     for (auto& [p, a] : req.after) a = b.scanned_to;
@@ -53,29 +56,20 @@ ReaderFigure Reader(const projd::pg::ConnectionOptions& db, int batch, int owned
   return {n / secs, secs, n};
 }
 
+ReaderFigure Reader(const projd::pg::ConnectionOptions& db, int batch, int owned, std::int64_t hwm) {
+  return ReadAll(db, batch, owned, [hwm] { return hwm; });
+}
+
 // The read path as a follower uses it: the high-water mark advanced before every batch
 // (one observation statement each), then the batch up to it. Every partition.
 ReaderFigure FollowingReader(const projd::pg::ConnectionOptions& db, int batch) {
   projd::SystemClock clock;
   projd::pg::PgPositionSource source(db);
   projd::HighWaterMarkFollower follower(source, clock, std::chrono::milliseconds(2000));
-  projd::pg::PgEventReader reader(db);
-  projd::ReadRequest req;
-  req.partition_count = 64;
-  for (int p = 0; p < 64; ++p) req.after[p] = 0;
-  req.limit = batch;
-  std::int64_t n = 0;
-  const auto start = Clock::now();
-  while (true) {
+  return ReadAll(db, batch, 64, [&] {
     if (!follower.Advance()) std::fprintf(stderr, "follower: %s\n", follower.last_error().c_str());
-    req.high_water_mark = follower.mark();
-    const auto b = reader.ReadBatch(req);
-    n += static_cast<std::int64_t>(b.events.size());
-    for (auto& [p, a] : req.after) a = b.scanned_to;
-    if (static_cast<int>(b.events.size()) < batch) break;
-  }
-  const double secs = Seconds(start);
-  return {n / secs, secs, n};
+    return follower.mark();
+  });
 }
 
 // How long a follower takes to reach the end of the stream from position 0 (any stored

@@ -44,6 +44,9 @@ enum class UnitOutcome { kCommitted, kFenced, kMoved };
 struct StampResult {
   std::vector<Checkpoint> taken;     // rows now stamped with the generation, with positions
   std::vector<CheckpointKey> lost;   // a newer generation already stamped these
+  // Locked by another transaction (the previous owner's batch is still committing, or its
+  // worker hangs inside one): neither taken nor lost; the caller tries again later.
+  std::vector<CheckpointKey> busy;
 };
 
 class CheckpointStore {
@@ -61,6 +64,8 @@ class CheckpointStore {
   // Takes partitions under `generation` for the given projections in one transaction:
   // missing rows are created at position 0, rows are locked, stamped with the generation
   // and their positions returned. Rows stamped by a newer generation are reported lost.
+  // Never waits for a row another transaction holds: such rows are reported busy, so a
+  // worker hanging inside a batch cannot stall the caller (the coordinator's heartbeat).
   virtual StampResult Stamp(const std::string& replica_set, const std::vector<std::string>& projections,
                             const std::vector<int>& partitions, std::int64_t generation,
                             const std::string& writer) = 0;

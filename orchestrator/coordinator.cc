@@ -60,6 +60,7 @@ CoordinatorStatus Coordinator::Status() const {
   std::lock_guard lock(mu_);
   CoordinatorStatus s = status_;
   s.owned = Vec(owned_);
+  s.releasing = releasing_partitions_;
   s.round_durations = round_durations_.Snapshot();
   s.heartbeat_latencies = heartbeat_latencies_.Snapshot();
   return s;
@@ -207,6 +208,7 @@ milliseconds Coordinator::Tick() {
     }
     if (hb.generation != known_generation_ || handover_pending_) Reconcile(store_.ReadAssignment(rs));
     if (handover_pending_) wait = std::min(wait, std::max(t.heartbeat_interval / 4, milliseconds(20)));
+    if (releasing_ || stamp_busy_) wait = std::min(wait, milliseconds(250));
     return wait;
   } catch (const std::exception& e) {
     // Whatever step failed (acknowledge, stamp, ...), reconcile the assignment again next
@@ -252,6 +254,7 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     }
   }
   known_rebuild_ = view.rebuild_generation;
+  stamp_busy_ = false;
   std::set<int> mine;
   for (int p = 0; p < view.partitions; ++p) {
     if (view.owner_ids[p] == id) mine.insert(p);
@@ -269,6 +272,10 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     status_.partition_count = view.partitions;
   }
   if (!lost.empty()) ReleaseOwned(lost, true);
+  if (!FinishRelease()) {
+    handover_pending_ = true;  // acknowledged in a later round, once released
+    return;
+  }
   std::int64_t acked;
   {
     std::lock_guard lock(mu_);
@@ -315,24 +322,41 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     return;
   }
 
+  TakeGained(view, gained);
+}
+
+void Coordinator::TakeGained(const AssignmentView& view, const std::vector<int>& gained) {
   const auto projections = owner_.Projections();
   StampResult stamp;
-  if (!projections.empty()) stamp = stamp_store_.Stamp(rs, projections, gained, view.generation, id);
-  std::set<int> refused;
+  if (!projections.empty()) {
+    stamp = stamp_store_.Stamp(options_.replica_set, projections, gained, view.generation, options_.worker.worker_id);
+  }
+  std::set<int> refused, busy;
   for (const auto& k : stamp.lost) refused.insert(k.partition);
-  owner_.Take(view.partitions, stamp.taken);
-  std::vector<int> taken;
+  for (const auto& k : stamp.busy) busy.insert(k.partition);
+  // A partition starts only when every projection's row is stamped; the others are
+  // stamped again next round (same generation: harmless) and then start.
+  std::vector<Checkpoint> start;
+  for (const auto& cp : stamp.taken) {
+    if (!refused.count(cp.key.partition) && !busy.count(cp.key.partition)) start.push_back(cp);
+  }
+  owner_.Take(view.partitions, start);
+  std::vector<int> taken, waiting;
   {
     std::lock_guard lock(mu_);
     for (int p : gained) {
-      if (refused.count(p)) continue;
+      if (refused.count(p) || busy.count(p)) {
+        waiting.push_back(p);
+        continue;
+      }
       owned_.insert(p);
       taken.push_back(p);
     }
     status_.counters.partitions_taken += static_cast<std::int64_t>(taken.size());
-    status_.waiting = Vec(refused);
+    status_.waiting = waiting;
   }
-  handover_pending_ = !refused.empty();
+  handover_pending_ = !waiting.empty();
+  stamp_busy_ = !busy.empty();
   if (!taken.empty()) {
     logger_.Info("partitions taken", {{"generation", std::to_string(view.generation)},
                                       {"count", std::to_string(taken.size())}, {"partitions", JoinInts(taken)}});
@@ -341,28 +365,56 @@ void Coordinator::Reconcile(const AssignmentView& view) {
     logger_.Warn("a newer generation already stamped partitions; waiting for it",
                  {{"generation", std::to_string(view.generation)}, {"partitions", JoinInts(Vec(refused))}});
   }
+  if (!busy.empty()) {
+    logger_.Info("checkpoint rows still held by the previous owner's transaction; taking them when it ends",
+                 {{"generation", std::to_string(view.generation)}, {"partitions", JoinInts(Vec(busy))}});
+  }
 }
 
 void Coordinator::ReleaseOwned(const std::vector<int>& partitions, bool drain) {
-  owner_.Release(partitions);
+  owner_.Release(partitions);  // returns at once; a batch in flight finishes on its own
   if (drain) {
-    std::vector<CheckpointKey> keys;
-    for (const auto& projection : owner_.Projections()) {
-      for (int p : partitions) keys.push_back({options_.replica_set, projection, p});
-    }
-    const auto result = core_.Revoke(keys, options_.drain_timeout);
-    if (result != ForceResult::kOk) {
-      logger_.Warn("draining released partitions did not complete; the new owner resumes from the last durable checkpoint",
-                   {{"result", ToString(result)}, {"partitions", JoinInts(partitions)}});
-    }
+    if (!releasing_) releasing_ = Releasing{{}, clock_.Now()};
+    releasing_->partitions.insert(releasing_->partitions.end(), partitions.begin(), partitions.end());
   }
   {
     std::lock_guard lock(mu_);
+    releasing_partitions_ = releasing_ ? releasing_->partitions : std::vector<int>{};
     for (int p : partitions) owned_.erase(p);
     status_.counters.partitions_released += static_cast<std::int64_t>(partitions.size());
   }
   logger_.Info("partitions released", {{"count", std::to_string(partitions.size())},
-                                       {"partitions", JoinInts(partitions)}, {"drained", drain ? "true" : "false"}});
+                                       {"partitions", JoinInts(partitions)}, {"drain", drain ? "true" : "false"}});
+}
+
+bool Coordinator::FinishRelease() {
+  if (!releasing_) return true;
+  const auto& parts = releasing_->partitions;
+  const auto budget = std::min(options_.drain_timeout, options_.timings.coordination_timeout / 2);
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - releasing_->since);
+  const bool overdue = elapsed >= budget;
+  auto result = ForceResult::kTimeout;
+  if (!overdue && owner_.Busy(parts)) return false;  // a batch in flight still holds some
+  if (!overdue) {
+    std::vector<CheckpointKey> keys;
+    for (const auto& projection : owner_.Projections()) {
+      for (int p : parts) keys.push_back({options_.replica_set, projection, p});
+    }
+    // A slice per round, so that the heartbeat of the next round is not held up.
+    const auto slice = std::min(budget - elapsed, std::max(options_.timings.heartbeat_interval / 4, milliseconds(20)));
+    result = core_.Revoke(keys, slice);
+    if (result == ForceResult::kTimeout && clock_.Now() - releasing_->since < budget) return false;
+  }
+  if (result != ForceResult::kOk) {
+    logger_.Warn("handover: released partitions not drained within the budget; acknowledging anyway: the new owner"
+                 " resumes from the last durable checkpoint, and a batch still in flight here is fenced by its stamp",
+                 {{"result", overdue && owner_.Busy(parts) ? "runner still in its batch" : ToString(result)},
+                  {"budget_ms", std::to_string(budget.count())}, {"partitions", JoinInts(parts)}});
+  }
+  releasing_.reset();
+  std::lock_guard lock(mu_);
+  releasing_partitions_.clear();
+  return true;
 }
 
 void Coordinator::DropEverything(const std::string& why) {
@@ -376,6 +428,9 @@ void Coordinator::DropEverything(const std::string& why) {
   if (!all.empty()) ReleaseOwned(all, false);
   known_generation_ = -1;
   handover_pending_ = false;
+  releasing_.reset();  // no acknowledgement is owed any more: this worker rejoins
+  std::lock_guard lock(mu_);
+  releasing_partitions_.clear();
 }
 
 void Coordinator::Leave() {

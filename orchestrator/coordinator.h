@@ -6,7 +6,10 @@
 // generation when membership changed (joins debounced by the join grace); and reconciles
 // this worker's partitions with the assignment:
 //  * lost partitions: stop reading them, drain their checkpoints through the persistence
-//    core, then acknowledge the generation;
+//    core, then acknowledge the generation. Nothing here waits on projection work: the
+//    runners' batches in flight and the drain are polled round by round, heartbeats go on,
+//    and after the release budget the generation is acknowledged anyway (a batch that
+//    still commits later carries the old generation and is fenced by the new stamp);
 //  * gained partitions: once every live member acknowledged (or COORDINATION_TIMEOUT
 //    passed, after which the laggards are evicted and a newer generation formed), stamp
 //    the checkpoint rows with the generation in one transaction and start from them.
@@ -45,7 +48,9 @@ struct CoordinatorOptions {
   WorkerInfo worker;
   int partitions = 64;  // used when the replica set is new
   MembershipTimings timings;
-  std::chrono::milliseconds drain_timeout{30000};  // per handover (FORCE_PERSISTENCE_TIMEOUT)
+  // Bound of one handover's release (FORCE_PERSISTENCE_TIMEOUT); at most half the
+  // COORDINATION_TIMEOUT is used, so that peers never evict a worker for a slow drain.
+  std::chrono::milliseconds drain_timeout{30000};
 };
 
 struct CoordinatorCounters {
@@ -71,6 +76,7 @@ struct CoordinatorStatus {
   int partition_count = 0;
   std::vector<int> owned;
   std::vector<int> waiting;     // assigned to this worker, waiting for the handover
+  std::vector<int> releasing;   // given up, handover not finished (batch in flight, drain)
   std::chrono::milliseconds heartbeat_latency{0};
   int live_members = 0;  // live members of the replica set, as of the last heartbeat
   HistogramSnapshot round_durations;      // one coordination round (heartbeat and its follow-up)
@@ -107,8 +113,16 @@ class Coordinator {
   // One round; returns how long to wait before the next.
   std::chrono::milliseconds Tick();
   void Reconcile(const AssignmentView& view);
+  // Stops the runners on `partitions` at once; with `drain`, a handover: their checkpoints
+  // are drained over the next rounds (FinishRelease) before the generation is acknowledged.
   void ReleaseOwned(const std::vector<int>& partitions, bool drain);
+  // One step of the handover of released partitions, never blocking on the runners: true
+  // once the runners let go and the checkpoints are durable, or the release budget is spent
+  // (a runner stuck in its batch is then left to the generation stamp, which fences it).
+  bool FinishRelease();
   void DropEverything(const std::string& why);
+  // Stamps `gained` and starts the runners on every partition stamped for all projections.
+  void TakeGained(const AssignmentView& view, const std::vector<int>& gained);
 
   CoordinationStore& store_;
   CheckpointStore& stamp_store_;
@@ -131,10 +145,18 @@ class Coordinator {
   std::int64_t known_rebuild_ = -1;  // rebuild_generation seen (-1: not yet)
   bool handover_pending_ = false;
   Backoff backoff_;
+  // Partitions released to a new owner whose handover is not finished (FinishRelease).
+  struct Releasing {
+    std::vector<int> partitions;
+    Clock::Monotonic::time_point since{};
+  };
+  std::optional<Releasing> releasing_;
+  bool stamp_busy_ = false;  // the last stamp found rows held by another transaction
 
   mutable std::mutex mu_;  // guards status_ and owned_ / fenced_ (read by Status())
   std::set<int> owned_;
   std::set<int> fenced_;
+  std::vector<int> releasing_partitions_;  // copy of releasing_ for Status()
   CoordinatorStatus status_;
   LatencyHistogram round_durations_;
   LatencyHistogram heartbeat_latencies_;

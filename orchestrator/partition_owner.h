@@ -17,9 +17,12 @@ class PartitionOwner {
   // Starts processing from the stamped checkpoints (each carries projection, partition,
   // position and the generation that took it) of a stream split into `partition_count`.
   virtual void Take(int partition_count, const std::vector<Checkpoint>& taken) = 0;
-  // Stops reading `partitions` (all projections); returns once no batch touching them is
-  // in flight. Their submitted checkpoints stay with the persistence core (drain them).
+  // Stops reading `partitions` (all projections) and returns at once. A batch already in
+  // flight may still finish them (see Busy); its checkpoints go to the persistence core
+  // (drain them) and carry the old generation, so a newer stamp fences a late one.
   virtual void Release(const std::vector<int>& partitions) = 0;
+  // True while a batch read before Release still holds one of `partitions`.
+  virtual bool Busy(const std::vector<int>& partitions) const = 0;
 };
 
 }  // namespace projd

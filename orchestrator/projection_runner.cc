@@ -92,8 +92,13 @@ void ProjectionRunner::Release(const std::vector<int>& partitions) {
       stopped_.erase(p);  // the next owner retries the poison event and applies the policy again
     }
   }
-  // Wait for the batch in flight (it may hold released partitions) to finish.
-  std::lock_guard batch(batch_mu_);
+  // The batch in flight may still hold released partitions: Busy() tells when it is done.
+  // Not waited for here, so that the coordinator's heartbeat never waits on projection work.
+}
+
+bool ProjectionRunner::Busy(const std::vector<int>& partitions) const {
+  std::lock_guard lock(mu_);
+  return std::any_of(partitions.begin(), partitions.end(), [&](int p) { return in_flight_.count(p) > 0; });
 }
 
 void ProjectionRunner::Fenced(int partition, std::int64_t generation) {
@@ -217,7 +222,7 @@ void ProjectionRunner::Loop() {
     const auto seen = mark_.changed.version();
     const std::int64_t mark = mark_.value.load();
 
-    std::unique_lock batch(batch_mu_);
+    InFlight batch(*this);
     ReadRequest request;
     std::map<int, Owned> owned;
     {
@@ -226,6 +231,7 @@ void ProjectionRunner::Loop() {
         if (!stopped_.count(p)) owned.emplace(p, o);
       }
       request.partition_count = partition_count_;
+      for (const auto& [p, o] : owned) in_flight_.insert(p);
     }
     std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
     for (const auto& [p, o] : owned) {

@@ -103,8 +103,11 @@ class ProjectionRunner {
   const std::string& projection() const { return name_; }
   // Starts partitions from stamped checkpoints of this projection.
   void Take(int partition_count, const std::vector<Checkpoint>& taken);
-  // Stops reading `partitions`; returns when no batch touching them is in flight.
+  // Stops reading `partitions` and returns at once; a batch already in flight may still
+  // commit them (Busy), under its generation: a newer stamp fences it.
   void Release(const std::vector<int>& partitions);
+  // True while a batch read before Release still holds one of `partitions`.
+  bool Busy(const std::vector<int>& partitions) const;
   // A write of `partition` under `generation` was fenced (from the persistence core).
   void Fenced(int partition, std::int64_t generation);
   // Thread-safe snapshot; `stalled` is derived here from the time of the last progress.
@@ -177,7 +180,21 @@ class ProjectionRunner {
   std::int64_t isolate_until_ = 0;  // read one event per batch up to this position
   std::string handler_error_;
 
-  std::mutex batch_mu_;  // held while a batch is read, handled and committed
+  // The partitions of the batch being read, handled and committed (guarded by mu_).
+  std::set<int> in_flight_;
+  // Marks the batch of one loop round in flight until unlock() or the end of the round.
+  class InFlight {
+   public:
+    explicit InFlight(ProjectionRunner& runner) : runner_(runner) {}
+    ~InFlight() { unlock(); }
+    void unlock() {
+      std::lock_guard lock(runner_.mu_);
+      runner_.in_flight_.clear();
+    }
+
+   private:
+    ProjectionRunner& runner_;
+  };
   std::thread thread_;
 };
 

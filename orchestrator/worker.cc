@@ -105,6 +105,10 @@ void Worker::Release(const std::vector<int>& partitions) {
   for (auto& r : runners_) r->Release(partitions);
 }
 
+bool Worker::Busy(const std::vector<int>& partitions) const {
+  return std::any_of(runners_.begin(), runners_.end(), [&](const auto& r) { return r->Busy(partitions); });
+}
+
 ProjectionRunner* Worker::RunnerFor(const std::string& projection) {
   for (auto& r : runners_) {
     if (r->projection() == projection) return r.get();

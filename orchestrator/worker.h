@@ -71,6 +71,7 @@ class Worker final : public PartitionOwner {
   std::vector<std::string> Projections() const override;
   void Take(int partition_count, const std::vector<Checkpoint>& taken) override;
   void Release(const std::vector<int>& partitions) override;
+  bool Busy(const std::vector<int>& partitions) const override;
 
  private:
   void Supervise(const char* what, const std::function<void()>& round);

@@ -89,6 +89,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"partition_count", c.partition_count},
         {"owned_partitions", c.owned},
         {"waiting_partitions", c.waiting},
+        {"releasing_partitions", c.releasing},
         {"live_members", c.live_members},
         {"heartbeat_latency_ms", c.heartbeat_latency.count()},
         {"last_error", c.last_error},

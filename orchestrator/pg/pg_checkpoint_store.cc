@@ -46,7 +46,7 @@ constexpr const char* kStampSql =
     "WITH locked AS ("
     "  SELECT projection, partition, generation FROM projd_checkpoints"
     "  WHERE replica_set = $1 AND projection = ANY($2::text[]) AND partition = ANY($3::int[])"
-    "  ORDER BY projection, partition FOR UPDATE),"
+    "  ORDER BY projection, partition FOR UPDATE SKIP LOCKED),"
     " stamped AS ("
     "  UPDATE projd_checkpoints c SET generation = $4, writer = $5, updated_at = now()"
     "  FROM locked l WHERE c.replica_set = $1 AND c.projection = l.projection"
@@ -228,9 +228,11 @@ StampResult PgCheckpointStore::Stamp(const std::string& replica_set, const std::
     pqxx::work tx(Conn());
     tx.exec_params0(kEnsureRowsSql, replica_set, TextArray(projections), IntArray(partitions));
     StampResult out;
+    std::set<std::pair<std::string, int>> answered;
     for (const auto& r : tx.exec_params(kStampSql, replica_set, TextArray(projections), IntArray(partitions),
                                         generation, writer)) {
       const CheckpointKey key{replica_set, r[0].as<std::string>(), r[1].as<int>()};
+      answered.insert({key.projection, key.partition});
       if (r[2].is_null()) {
         out.lost.push_back(key);
       } else {
@@ -238,6 +240,11 @@ StampResult PgCheckpointStore::Stamp(const std::string& replica_set, const std::
       }
     }
     tx.commit();
+    for (const auto& projection : projections) {
+      for (int partition : partitions) {
+        if (!answered.count({projection, partition})) out.busy.push_back({replica_set, projection, partition});
+      }
+    }
     return out;
   });
 }

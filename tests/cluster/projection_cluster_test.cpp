@@ -8,10 +8,13 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/http_client.h"
 #include "tests/support/worker_fleet.h"
 
 using namespace std::chrono_literals;
+using projd::testing::HttpCall;
 using projd::testing::WaitFor;
 using projd::testing::WorkerFleet;
 
@@ -151,4 +154,55 @@ TEST_CASE("a worker paused inside a projection transaction loses its partitions 
   CHECK(fleet.StreamStatsMismatches() == 0);
   CHECK(fleet.Worker(paused).running());
   std::filesystem::remove(marker);
+}
+
+TEST_CASE("a Handle that hangs longer than STALE_WORKER_TIMEOUT: the worker is not evicted, the handover happens",
+          "[cluster][projections][hang]") {
+  WorkerFleet fleet(std::map<std::string, std::string>{{"PROJECTIONS", "hanging_tx,hanging_async,stream_stats"}});
+  fleet.UseBinary(PROJD_TEST_WORKER);
+  const auto hang = (std::filesystem::temp_directory_path() /
+                     ("projd-hang-" + std::to_string(::getpid()) + "-" + fleet.db().schema()))
+                        .string();
+  std::ofstream(hang).put('x');
+  fleet.Seed(200, 20, "a");
+  fleet.Start("w1", {{"PROJD_TEST_HANG_FILE", hang}});
+  REQUIRE(WaitFor([&] { return fleet.Settled(1) && fleet.CaughtUp("hanging_tx"); }, 30s));
+  const int port = fleet.HttpPort("w1");
+  const auto coordination = [&] { return nlohmann::json::parse(HttpCall(port, "GET", "/status").body)["coordination"]; };
+
+  Append(fleet, "h-1", "Hang");
+  REQUIRE(WaitFor([&] {
+    return std::filesystem::exists(hang + ".hanging_tx") && std::filesystem::exists(hang + ".hanging_async");
+  }, 20s));
+  fleet.Seed(100, 20, "b");
+  // Both handlers hang. Heartbeats go on for three stale timeouts (1.5s each) after that.
+  const auto hung_at = fleet.db().Scalar<std::string>("SELECT now()::text");
+  REQUIRE(WaitFor([&] {
+    return fleet.db().Scalar<bool>("SELECT coalesce(bool_or(last_heartbeat > '" + hung_at +
+                                   "'::timestamptz + interval '4500 ms'), false) FROM projd_workers");
+  }, 20s));
+  CHECK(coordination()["counters"]["evicted"] == 0);
+  CHECK(coordination()["counters"]["registrations"] == 1);
+  CHECK(coordination()["counters"]["self_fenced"] == 0);
+
+  // A peer joins: w1 cannot finish its batch, so it acknowledges after the release budget
+  // (COORDINATION_TIMEOUT/2) and the peer takes its half (the server ended w1's idle unit
+  // transaction; whatever w1 commits late is fenced by the peer's stamp).
+  fleet.Start("w2");
+  REQUIRE(WaitFor([&] { return fleet.Settled(2); }, 30s));
+  CHECK(coordination()["counters"]["evicted"] == 0);
+
+  std::filesystem::remove(hang);
+  fleet.Seed(100, 20, "c");
+  REQUIRE(WaitFor([&] {
+    return fleet.CaughtUp("hanging_tx") && fleet.CaughtUp("hanging_async") && fleet.CaughtUp("stream_stats");
+  }, 30s));
+  const auto events = fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM events");
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM hanging_tx_model") == events);  // exactly once
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(DISTINCT position) FROM hanging_tx_model") == events);
+  CHECK(fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM hanging_async_model") == events);
+  CHECK(fleet.StreamStatsMismatches() == 0);
+  CHECK(fleet.Worker("w1").running());
+  CHECK(coordination()["counters"]["registrations"] == 1);
+  for (const auto* suffix : {".hanging_tx", ".hanging_async"}) std::filesystem::remove(hang + suffix);
 }

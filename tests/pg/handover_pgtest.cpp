@@ -58,7 +58,8 @@ TEST_CASE("rolling deploy: the new owner stamps while the old one is mid-batch",
   REQUIRE(old_store.CommitUnit(Batch(0, 10, 1, "old"), 5s) == UnitOutcome::kCommitted);
 
   // The old owner is inside its batch (rows written, checkpoint row locked) when the new
-  // owner takes the partition: the stamp waits for the old batch, then reads its result.
+  // owner takes the partition: the stamp does not wait (a hung batch would hold the new
+  // owner's coordinator), it reports the row busy; taken after the batch, with its result.
   Latch in_batch, finish;
   auto old_batch = std::async(std::launch::async, [&] {
     return old_store.CommitUnit(Batch(10, 20, 1, "old", [&] {
@@ -68,11 +69,14 @@ TEST_CASE("rolling deploy: the new owner stamps while the old one is mid-batch",
                                 5s);
   });
   in_batch.Wait();
-  auto stamp = std::async(std::launch::async, [&] { return new_store.Stamp("rs", {"proj"}, {0}, 2, "new"); });
-  CHECK(stamp.wait_for(200ms) == std::future_status::timeout);  // blocked on the row lock
+  const auto busy = new_store.Stamp("rs", {"proj"}, {0}, 2, "new");
+  CHECK(busy.taken.empty());
+  CHECK(busy.lost.empty());
+  REQUIRE(busy.busy.size() == 1);
+  CHECK(busy.busy[0].partition == 0);
   finish.Open();
   CHECK(old_batch.get() == UnitOutcome::kCommitted);  // it finished before the stamp: no conflict
-  const auto taken = stamp.get();
+  const auto taken = new_store.Stamp("rs", {"proj"}, {0}, 2, "new");
   REQUIRE(taken.taken.size() == 1);
   CHECK(taken.taken[0].position == 20);  // the new owner starts after the old batch
 

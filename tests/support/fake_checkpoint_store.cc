@@ -16,6 +16,16 @@ void FakeCheckpointStore::Script(std::initializer_list<Behaviour> b) {
   script_.insert(script_.end(), b.begin(), b.end());
 }
 
+void FakeCheckpointStore::Lock(const CheckpointKey& key) {
+  std::lock_guard lock(mu_);
+  locked_.insert(key);
+}
+
+void FakeCheckpointStore::Unlock(const CheckpointKey& key) {
+  std::lock_guard lock(mu_);
+  locked_.erase(key);
+}
+
 void FakeCheckpointStore::StampGeneration(const CheckpointKey& key, std::int64_t generation) {
   std::lock_guard lock(mu_);
   auto& row = rows_[key];
@@ -111,6 +121,10 @@ StampResult FakeCheckpointStore::Stamp(const std::string& replica_set, const std
   for (const auto& p : projections) {
     for (int part : partitions) {
       const CheckpointKey key{replica_set, p, part};
+      if (locked_.count(key)) {
+        out.busy.push_back(key);
+        continue;
+      }
       auto& row = rows_[key];
       row.key = key;
       if (row.generation > generation) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "orchestrator/checkpoint_store.h"
 #include "tests/support/fake_clock.h"
@@ -31,6 +32,10 @@ class FakeCheckpointStore final : public CheckpointStore {
   void SetLatency(std::chrono::milliseconds l) { latency_ = l; }
   // The next Stamp() throws TransientError (a connection lost while taking partitions).
   void FailNextStamp() { fail_next_stamp_ = true; }
+  // Another transaction holds the row (a previous owner inside a batch): Stamp reports it
+  // busy until Unlock.
+  void Lock(const CheckpointKey& key);
+  void Unlock(const CheckpointKey& key);
   // Rows stamped with a generation: writers of an older one are fenced.
   void StampGeneration(const CheckpointKey& key, std::int64_t generation);
 
@@ -59,6 +64,7 @@ class FakeCheckpointStore final : public CheckpointStore {
   int rows_written_ = 0;
   int units_ = 0;
   bool fail_next_stamp_ = false;
+  std::set<CheckpointKey> locked_;
   std::vector<std::size_t> batch_sizes_;
 };
 

@@ -30,7 +30,11 @@ class RecordingOwner final : public PartitionOwner {
   void Release(const std::vector<int>& partitions) override {
     for (int p : partitions) running.erase(p);
   }
+  bool Busy(const std::vector<int>& partitions) const override {
+    return std::any_of(partitions.begin(), partitions.end(), [&](int p) { return in_batch.count(p) > 0; });
+  }
   std::set<int> running;
+  std::set<int> in_batch;  // partitions whose batch "hangs" (Busy until erased)
 };
 
 struct Node {
@@ -208,4 +212,83 @@ TEST_CASE("a split restarts every partition under the doubled count", "[coordina
   a.coordinator.RunOnce();
   CHECK(a.owner.running.size() == 16);
   CHECK(a.coordinator.Status().partition_count == 16);
+}
+
+namespace {
+
+// a owns everything, then b joins and forms generation 2: a must give up 4 partitions.
+void JoinSecond(Node& a, Node& b, FakeClock& clock) {
+  StartAlone(a, clock);
+  b.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  b.coordinator.RunOnce();
+}
+
+}  // namespace
+
+TEST_CASE("a batch that hangs holds neither the heartbeat nor, past the release budget, the handover",
+          "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  Node b(store, clock, "b", kTimings);
+  for (int p = 0; p < 8; ++p) a.owner.in_batch.insert(p);  // every batch of a hangs
+  JoinSecond(a, b, clock);
+  a.coordinator.RunOnce();  // releases 4 at once, cannot acknowledge yet
+  CHECK(a.owner.running.size() == 4);
+  CHECK(a.coordinator.Status().releasing.size() == 4);
+  CHECK(a.coordinator.Status().acked_generation == 1);
+  const auto heartbeats = a.coordinator.Status().counters.heartbeats;
+  // Rounds go on for longer than the stale timeout: heartbeats succeed, a stays a member.
+  for (int i = 0; i < 9; ++i) {
+    clock.Advance(100ms);
+    a.coordinator.RunOnce();
+    b.coordinator.RunOnce();
+  }
+  CHECK(a.coordinator.Status().counters.heartbeats == heartbeats + 9);
+  CHECK(a.coordinator.Status().acked_generation == 1);  // within the budget (drain_timeout 1s)
+  CHECK(b.owner.running.empty());
+  clock.Advance(200ms);  // past the budget: acknowledged; the stuck batch is left to the stamp
+  a.coordinator.RunOnce();
+  CHECK(a.coordinator.Status().acked_generation == 2);
+  CHECK(a.coordinator.Status().releasing.empty());
+  b.coordinator.RunOnce();
+  CHECK(b.owner.running.size() == 4);
+  CHECK(store.HasMember("id-a"));
+}
+
+TEST_CASE("the handover is acknowledged in the first round after the batch in flight ends", "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  Node b(store, clock, "b", kTimings);
+  for (int p = 0; p < 8; ++p) a.owner.in_batch.insert(p);
+  JoinSecond(a, b, clock);
+  a.coordinator.RunOnce();
+  CHECK(a.coordinator.Status().acked_generation == 1);
+  a.owner.in_batch.clear();  // the batch committed
+  clock.Advance(10ms);
+  a.coordinator.RunOnce();
+  CHECK(a.coordinator.Status().acked_generation == 2);
+  b.coordinator.RunOnce();
+  CHECK(b.owner.running.size() == 4);
+}
+
+TEST_CASE("rows still held by the previous owner's transaction are taken once it ends, never waited for",
+          "[coordinator]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.checkpoints.Lock({"rs", "p", 3});
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  const auto wait = a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 7);
+  CHECK(a.owner.running.count(3) == 0);
+  CHECK(a.coordinator.Status().waiting == std::vector<int>{3});
+  CHECK(wait <= 250ms);  // tried again soon
+  a.checkpoints.Unlock({"rs", "p", 3});
+  a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 8);
+  CHECK(a.coordinator.Status().waiting.empty());
 }

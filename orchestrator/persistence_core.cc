@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "orchestrator/database_url.h"
 #include "orchestrator/errors.h"
 
 namespace projd {
@@ -684,6 +685,7 @@ PersistenceStats PersistenceCore::GetStats() const {
   s.circuit_breaker_state = ToString(breaker_.state());
   s.circuit_breaker_failure_count = breaker_.consecutive_failures();
   s.pending_count = static_cast<std::int64_t>(pending_.size());
+  s.last_error = MaskSecrets(last_error_);
   s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - created_).count();
   auto oldest = clock_.Now();
   for (const auto& [k, p] : pending_) oldest = std::min(oldest, p.since);

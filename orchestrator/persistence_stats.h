@@ -23,6 +23,7 @@ struct PersistenceStats {
   std::int64_t last_failure_time = 0;            // epoch ms, 0 = never
   std::int64_t last_persistence_time = 0;        // epoch ms of the last committed write, 0 = never
   std::int64_t uptime = 0;                       // ms since the core was created
+  std::string last_error;  // of the last failed transaction (secrets masked); empty after a success
 
   std::int64_t coalesced = 0;        // submits merged into a pending key
   std::int64_t unchanged = 0;        // submits equal to what is already durable (not written again)

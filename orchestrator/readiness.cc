@@ -14,6 +14,14 @@ Readiness CheckReadiness(const WorkerStatus& s) {
   if (!c.waiting.empty()) {
     r.reasons.push_back("waiting for the handover of " + std::to_string(c.waiting.size()) + " assigned partitions");
   }
+  const auto& ps = s.persistence;
+  const auto why = ps.last_error.empty() ? std::string() : ": " + ps.last_error;
+  if (ps.circuit_breaker_state != "closed") {
+    r.reasons.push_back("persistence circuit breaker " + ps.circuit_breaker_state + why);
+  } else if (ps.circuit_breaker_failure_count >= kFailedPersistenceUnready) {
+    r.reasons.push_back("persistence failing (" + std::to_string(ps.circuit_breaker_failure_count) +
+                        " transactions in a row)" + why);
+  }
   for (const auto& runner : s.runners) {
     if (runner.state == RunnerState::kFailing && runner.database_error) {
       r.reasons.push_back("projection " + runner.projection + " retrying a database error: " + runner.last_error);

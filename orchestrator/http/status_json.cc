@@ -21,6 +21,7 @@ nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
       {"last_success_time", s.last_success_time},
       {"last_failure_time", s.last_failure_time},
       {"last_persistence_time", s.last_persistence_time},
+      {"last_error", s.last_error},
       {"uptime", s.uptime},
       {"coalesced", s.coalesced},
       {"unchanged", s.unchanged},

@@ -67,3 +67,21 @@ TEST_CASE("a projection retrying a database error makes the worker unready with 
   s.runners[0].database_error = false;
   CHECK(CheckReadiness(s).ready);
 }
+
+TEST_CASE("failing checkpoint transactions make the worker unready with the error, one blip does not",
+          "[readiness]") {
+  auto s = Ready();
+  s.persistence.circuit_breaker_failure_count = 1;
+  s.persistence.last_error = "could not extend file: No space left on device";
+  CHECK(CheckReadiness(s).ready);
+  s.persistence.circuit_breaker_failure_count = 2;
+  auto r = CheckReadiness(s);
+  REQUIRE(r.reasons.size() == 1);
+  CHECK(r.reasons[0] == "persistence failing (2 transactions in a row): could not extend file: No space left on device");
+  s.persistence.circuit_breaker_state = "open";
+  r = CheckReadiness(s);
+  REQUIRE(r.reasons.size() == 1);
+  CHECK(r.reasons[0] == "persistence circuit breaker open: could not extend file: No space left on device");
+  s.persistence = {};  // a transaction succeeded: breaker closed, count reset
+  CHECK(CheckReadiness(s).ready);
+}

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "orchestrator/coordinator.h"
@@ -29,5 +30,10 @@ struct WorkerStatus {
   HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom, errors)
   bool stopping = false;     // SIGTERM received: draining
 };
+
+// `s` with every error text masked (MaskSecrets with the password of `database_url`): texts
+// that come from projections or libpq may carry the password in any form, and /status and
+// /readyz are served without authentication.
+WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url);
 
 }  // namespace projd

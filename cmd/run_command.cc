@@ -127,6 +127,9 @@ int RunWorker(const Invocation& invocation) {
       starting.coordination.last_error = starting_reason;
       return starting;
     };
+    endpoints.http_figures = [&]() {
+      return http::HttpFigures{server->open_connections(), server->evicted()};  // served only once started
+    };
     endpoints.reset_circuit_breaker = [&]() {
       std::lock_guard lock(worker_mu);
       if (worker) worker->ResetCircuitBreaker();

@@ -76,11 +76,17 @@ std::string WorkerState(const WorkerStatus& s) {
 
 }  // namespace
 
-std::string RenderMetrics(const WorkerStatus& s) {
+std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
   Families f;
   const auto& c = s.coordination;
   const auto& k = c.counters;
   f.Gauge("build_info", "Build identity (always 1).", 1, {{"version", kVersion}, {"revision", kRevision}});
+  f.Gauge("http_connections_open", "Open connections of the operator HTTP server.",
+          static_cast<double>(http.open_connections));
+  f.Counter("http_connections_evicted_total",
+            "Connections of the operator HTTP server closed at the connection cap to make room for a newcomer"
+            " (idle keep-alives, clients that never send their request).",
+            static_cast<double>(http.evicted));
 
   // Coordination (the families the pupsourcing docs promise).
   f.Counter("generations_total", "Generations (assignments) formed by this worker.", k.generations_formed);

@@ -45,7 +45,7 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
       return {405, kText, "method not allowed: use " + known->second + "\n", {{"Allow", known->second}}};
     }
     if (path == "/healthz") return {200, kText, "ok\n"};
-    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(e.status())};
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(e.status(), e.http_figures ? e.http_figures() : HttpFigures{})};
     if (path == "/readyz") {
       const auto r = CheckReadiness(e.status());
       return Json(r.ready ? 200 : 503, ReadinessJson(r));

@@ -18,6 +18,7 @@
 #include <functional>
 
 #include "orchestrator/http/http_server.h"
+#include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/worker_status.h"
 
 namespace projd::http {
@@ -25,6 +26,7 @@ namespace projd::http {
 struct WorkerEndpoints {
   std::function<WorkerStatus()> status;
   std::function<void()> reset_circuit_breaker;
+  std::function<HttpFigures()> http_figures = {};  // optional: the serving HttpServer's figures
 };
 
 HttpHandler MakeWorkerHandler(WorkerEndpoints endpoints);

@@ -127,4 +127,9 @@ TEST_CASE("a worker's probes answer while idle clients hold every HTTP connectio
   // The oldest idle client is gone: it made room for a probe, or the request deadline cut it.
   CHECK(idle.front()->ClosedByServer(5s));
   CHECK(fleet.Worker("w1").running());
+  // Operators see it: evictions are counted (at least one per probe sent at the cap).
+  const auto metrics = HttpCall(port, "GET", "/metrics", 5s).body;
+  const auto at = metrics.find("\nprojd_http_connections_evicted_total ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(metrics.substr(at + std::string("\nprojd_http_connections_evicted_total ").size())) >= 10);
 }

@@ -53,6 +53,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"events_processed", r.events_processed},
         {"batches", r.batches},
         {"errors", r.errors},
+        {"database_errors", r.database_errors},
         {"fenced", r.fenced},
         {"dead_letters", r.dead_letters},
         {"parked_aggregates", r.parked_aggregates},

@@ -215,6 +215,12 @@ void ProjectionRunner::Loop() {
     }
     RefreshParked();
     const auto seen = mark_.changed.version();
+    if (!mark_.observed.load()) {
+      // Start-up: the mark is unknown, so is the lag; never report caught_up on a mark of 0.
+      SetState(RunnerState::kRunning);
+      mark_.changed.WaitFor(seen, options_.poll_interval);
+      continue;
+    }
     const std::int64_t mark = mark_.value.load();
 
     std::unique_lock batch(batch_mu_);

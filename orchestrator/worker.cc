@@ -84,6 +84,7 @@ WorkerStatus Worker::Status() const {
   for (const auto& r : runners_) s.runners.push_back(r->Status());
   s.persistence = core_->GetStats();
   s.persistence_durations = persistence_durations_.Snapshot();
+  s.high_water_mark_known = mark_.observed.load();
   s.high_water_mark = mark_.value.load();
   s.stopping = shut_down_.load();
   std::lock_guard lock(mark_status_mu_);
@@ -137,7 +138,8 @@ void Worker::FollowMark() {
   // Supervised: a failed observation is logged and the loop goes on from the kept state.
   std::string last_logged;
   while (!stop_) {
-    if (follower_->Advance()) {
+    const bool advanced = follower_->Advance();
+    if (advanced) {
       if (!last_logged.empty()) logger_.Info("high-water mark follows again");
       last_logged.clear();
     } else {
@@ -153,7 +155,7 @@ void Worker::FollowMark() {
       std::lock_guard lock(mark_status_mu_);
       mark_status_ = std::move(status);
     }
-    mark_.Publish(follower_->mark());
+    mark_.Publish(follower_->mark(), advanced);
     if (stop_) break;
     parts_.wait_for_events(std::min(config_.poll_interval, std::chrono::milliseconds(1000)));
   }

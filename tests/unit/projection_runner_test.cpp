@@ -166,6 +166,19 @@ struct ParkingFixture {
 
 }  // namespace
 
+TEST_CASE("before the mark is observed a runner with partitions is not caught up, and reads nothing", "[runner]") {
+  Fixture f;
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  f.Take();  // start-up: partitions taken, the follower has not completed a round yet
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kRunning; }, 5s));  // never caught_up at 0
+  f.mark.Publish(12, /*complete=*/false);  // a failed first round is not an observation
+  CHECK(f.State() == RunnerState::kRunning);
+  CHECK(f.sink.fresh().empty());
+  f.mark.Publish(12);
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp; }, 5s));
+  CHECK(f.sink.fresh().size() == 12);
+}
+
 TEST_CASE("a runner without partitions is idle, then runs and reports caught up at the mark", "[runner]") {
   Fixture f;
   CHECK(f.State() == RunnerState::kIdle);

@@ -62,6 +62,7 @@ std::string ToString(Trigger t) {
     case Trigger::kInterval: return "interval";
     case Trigger::kSize: return "size";
     case Trigger::kLag: return "lag";
+    case Trigger::kCaughtUp: return "caught_up";
     case Trigger::kForce: return "force";
     case Trigger::kRevoke: return "revoke";
     case Trigger::kShutdown: return "shutdown";
@@ -208,13 +209,13 @@ SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
       }
       // The work triggers the flush long before a runner would have to pause for it. Only
       // this key's lag can have grown, so it is the only one measured here.
-      if (!lag_trigger_ && result.code != SubmitCode::kUnchanged) {
+      if (!requested_ && result.code != SubmitCode::kUnchanged) {
         const auto d = durable_.find(cp.key);
         const auto pending = pending_.find(cp.key);
         PressureReading r;
         r.lag_events = pending->second.checkpoint.position - (d == durable_.end() ? 0 : d->second.position);
         r.used = static_cast<int>(used);
-        if (AssessPressure(r, Limits(options_)) != PressureAction::kNone) wake = RequestLagFlush() || wake;
+        if (AssessPressure(r, Limits(options_)) != PressureAction::kNone) wake = RequestFlush(Trigger::kLag) || wake;
       }
     }
   }
@@ -680,17 +681,17 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
     Trigger trigger = Trigger::kInterval;
     {
       std::unique_lock lock(mu_);
-      while (!stopping_ && !size_trigger_ && !lag_trigger_ && clock_.Now() < next) {
+      while (!stopping_ && !size_trigger_ && !requested_ && clock_.Now() < next) {
         // The clock may be a test's fake clock: re-check it at least every 20 ms.
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
         wake_.wait_for(lock, std::min(left, std::chrono::milliseconds(20)));
       }
       if (stopping_) return;
-      if (clock_.Now() < next) trigger = lag_trigger_ ? Trigger::kLag : Trigger::kSize;
+      if (clock_.Now() < next) trigger = requested_.value_or(Trigger::kSize);
       // Taken: a later submit may raise either again (a breaker that skips the flush must not
       // leave a flag set that would spin this loop).
       size_trigger_ = false;
-      lag_trigger_ = false;
+      requested_.reset();
     }
     if (trigger == Trigger::kInterval) {
       // Fixed rate: the next tick does not drift with the flush's duration.
@@ -729,10 +730,19 @@ PressureReading PersistenceCore::ReadPressure() const {
   return r;
 }
 
-bool PersistenceCore::RequestLagFlush() {
-  if (lag_trigger_ || pending_.empty() || breaker_.state() == BreakerState::kOpen) return false;
-  lag_trigger_ = true;
+bool PersistenceCore::RequestFlush(Trigger trigger) {
+  if (requested_ || pending_.empty() || breaker_.state() == BreakerState::kOpen) return false;
+  requested_ = trigger;
   return true;
+}
+
+void PersistenceCore::FlushSoon() {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = RequestFlush(Trigger::kCaughtUp);
+  }
+  if (wake) wake_.notify_all();
 }
 
 bool PersistenceCore::ShouldPause() {
@@ -741,7 +751,7 @@ bool PersistenceCore::ShouldPause() {
   {
     std::lock_guard lock(mu_);
     action = AssessPressure(ReadPressure(), Limits(options_));
-    if (action != PressureAction::kNone) wake = RequestLagFlush();
+    if (action != PressureAction::kNone) wake = RequestFlush(Trigger::kLag);
   }
   if (wake) wake_.notify_all();
   return action == PressureAction::kPause;

@@ -112,7 +112,7 @@ struct SubmitResult {
 enum class ForceResult { kOk, kTimeout, kCircuitOpen };
 std::string ToString(ForceResult r);
 
-enum class Trigger { kInterval, kSize, kLag, kForce, kRevoke, kShutdown };
+enum class Trigger { kInterval, kSize, kLag, kCaughtUp, kForce, kRevoke, kShutdown };
 std::string ToString(Trigger t);
 
 enum class FlushOutcome { kNothing, kSuccess, kFailure, kSkippedOpen };
@@ -178,6 +178,11 @@ class PersistenceCore {
   // flushes and units). Throws TransientError when the database is unreachable.
   std::vector<Checkpoint> ReadCheckpoints(const std::string& replica_set, const std::string& projection);
 
+  // Wakes the flusher to write everything pending now (trigger caught_up), without waiting:
+  // a runner that reached the mark after a backlog makes its progress durable at once
+  // instead of at the next interval tick.
+  void FlushSoon();
+
   // True while runners should stop pulling events (durable progress lags too far); when
   // the lag is the reason, it also wakes the flusher (a pause never waits for the interval).
   bool ShouldPause();
@@ -228,9 +233,10 @@ class PersistenceCore {
   void StopLanes();  // wakes and joins every lane thread (they drain their queues first)
   // The pressure of the pending checkpoints now (mu_ held).
   PressureReading ReadPressure() const;
-  // Wakes the flusher with the lag trigger unless the breaker is open (mu_ held); true
-  // when the caller must notify wake_.
-  bool RequestLagFlush();
+  // Asks the flusher for a flush of everything pending with `trigger` unless one is asked
+  // already, nothing is pending or the breaker is open (mu_ held); true when the caller
+  // must notify wake_.
+  bool RequestFlush(Trigger trigger);
   // One unit on its lane: breaker, transaction, stats, logs; never throws a store error.
   UnitResult CommitQueued(const TransactionalUnit& unit, Lane& lane);
   // The unit's transaction on the lane's store; `error` is set when the database failed.
@@ -254,7 +260,7 @@ class PersistenceCore {
   PersistenceStats stats_;
   double total_response_ms_ = 0;
   bool size_trigger_ = false;
-  bool lag_trigger_ = false;
+  std::optional<Trigger> requested_;  // lag or caught_up: flush everything pending now
   bool stopping_ = false;
   bool shut_down_ = false;
   std::int64_t attempts_ = 0;

@@ -21,6 +21,11 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.poll_interval = config_.poll_interval;
   ro.stall_after = std::max(std::chrono::milliseconds(30000), 10 * config_.poll_interval);
   for (auto& sink : parts_.sinks) {
+    ro.unit_lane = PersistenceCore::kSharedLane;
+    if (sink->Transactional() && parts_.make_unit_store) {
+      unit_stores_.push_back(parts_.make_unit_store());
+      ro.unit_lane = core_->AddLane(*unit_stores_.back());
+    }
     runners_.push_back(std::make_unique<ProjectionRunner>(
         *sink, parts_.make_reader(), parts_.make_dead_letters ? parts_.make_dead_letters() : nullptr, *core_, mark_, clock_, logger_.Child("runner"), ro,
         [this](const std::string&, int partition) {

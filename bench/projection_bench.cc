@@ -1,14 +1,20 @@
 // Projection benchmark: real `projd run` workers catching up on N seeded events (default
 // 5,000,000), against the raw keyset scan and a minimal hand-written stream_stats loop
-// measured in the same run; stream_stats catch-up with 1, 2 and 4 workers; the workers'
-// resident memory under catch-up and once caught up; then the append-to-visible latency of
-// single events appended at 200/s while caught up. Run under projd-testpg:
+// measured in the same run; the workers' resident memory under catch-up and once caught up;
+// then the append-to-visible latency of single events appended at 200/s while caught up.
+// Run under projd-testpg:
 //
-//   projd-testpg -- projd_projection_bench <path to projd> [--events N]
+//   projd-testpg -- projd_projection_bench <path to projd> [--events N] [--before <older projd>]
+//                   [--headline]
+//
+// Every figure is printed with the settings of its workers. The headline rows run with the
+// defaults (BATCH_SIZE where named); the tuned rows beside them are labelled with what they
+// change. --before runs the headline rows a second time with an older projd binary, in the
+// same run, against the same raw scan; --headline skips the multi-worker rows.
 //
 // Catch-up time runs from the first checkpoint row stamped (the first worker has joined) to
-// every one of the 64 checkpoints at the last position; the async `noop` checkpoints become
-// durable every PERSISTENCE_INTERVAL (200 ms here), which the figure includes. Prints figures only.
+// every one of the 64 checkpoints at the last position (durable, as a restarted worker would
+// find it). Prints figures only.
 
 #include <algorithm>
 #include <chrono>
@@ -45,14 +51,26 @@ std::string g_logs;
 
 double Seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-std::unique_ptr<ChildProcess> StartWorker(const std::string& replica_set, const std::string& projection, int batch,
+using Settings = std::map<std::string, std::string>;
+
+// The settings a figure is labelled with: "defaults" or "BATCH_SIZE=1000 PERSISTENCE_INTERVAL=200ms".
+std::string Describe(const Settings& settings) {
+  if (settings.empty()) return "defaults";
+  std::string out;
+  for (const auto& [k, v] : settings) out += (out.empty() ? "" : " ") + k + "=" + v;
+  return out;
+}
+
+// A worker with the defaults, plus `settings`; only what a benchmark must set besides
+// (its database, replica set, projections, name, quiet logs, any free HTTP port).
+std::unique_ptr<ChildProcess> StartWorker(const std::string& binary, const std::string& replica_set,
+                                          const std::string& projection, const Settings& settings,
                                           const std::string& name) {
-  const std::map<std::string, std::string> env{
-      {"DATABASE_URL", g_url},          {"DATABASE_SCHEMA", kSchema},        {"REPLICA_SET", replica_set},
-      {"PROJECTIONS", projection},      {"BATCH_SIZE", std::to_string(batch)}, {"PARTITIONS", "64"},
-      {"PERSISTENCE_INTERVAL", "200ms"}, {"WORKER_NAME", name},              {"LOG_LEVEL", "warn"},
-      {"HTTP_ADDR", "127.0.0.1:0"}};
-  return std::make_unique<ChildProcess>(std::vector<std::string>{g_projd, "run"}, env,
+  Settings env{{"DATABASE_URL", g_url}, {"DATABASE_SCHEMA", kSchema}, {"REPLICA_SET", replica_set},
+               {"PROJECTIONS", projection}, {"WORKER_NAME", name}, {"LOG_LEVEL", "warn"},
+               {"HTTP_ADDR", "127.0.0.1:0"}};
+  for (const auto& [k, v] : settings) env[k] = v;
+  return std::make_unique<ChildProcess>(std::vector<std::string>{binary, "run"}, env,
                                         g_logs + "/" + replica_set + "-" + name + ".log");
 }
 
@@ -133,10 +151,13 @@ struct CatchUp {
 
 // Starts `workers` workers on a fresh replica set and waits until every checkpoint of
 // `projection` is at `last`. The workers keep running when `keep` is given.
-CatchUp RunCatchUp(pqxx::connection& c, const std::string& replica_set, const std::string& projection, int batch,
-                   int workers, std::int64_t last, std::vector<std::unique_ptr<ChildProcess>>* keep = nullptr) {
+CatchUp RunCatchUp(pqxx::connection& c, const std::string& binary, const std::string& replica_set,
+                   const std::string& projection, const Settings& settings, int workers, std::int64_t last,
+                   std::vector<std::unique_ptr<ChildProcess>>* keep = nullptr) {
   std::vector<std::unique_ptr<ChildProcess>> started;
-  for (int i = 0; i < workers; ++i) started.push_back(StartWorker(replica_set, projection, batch, "w" + std::to_string(i)));
+  for (int i = 0; i < workers; ++i) {
+    started.push_back(StartWorker(binary, replica_set, projection, settings, "w" + std::to_string(i)));
+  }
   std::vector<pid_t> pids;
   for (const auto& w : started) pids.push_back(w->pid());
   projd::bench::PeakResident rss(pids);
@@ -146,13 +167,16 @@ CatchUp RunCatchUp(pqxx::connection& c, const std::string& replica_set, const st
   while (Clock::now() < bound) {
     rss.Sample();
     pqxx::read_transaction tx(c);
+    // Two projections in one worker (PROJECTIONS=a,b): every checkpoint of both.
     const auto r = tx.exec_params1(
-        "SELECT count(*), coalesce(min(position), 0) FROM projd_checkpoints WHERE replica_set = $1 AND projection = $2",
+        "SELECT count(*), coalesce(min(position), 0) FROM projd_checkpoints"
+        " WHERE replica_set = $1 AND projection = ANY(string_to_array($2, ','))",
         replica_set, projection);
     tx.commit();
     const auto now = Clock::now();
     if (!first && r[0].as<int>() > 0) first = now;
-    if (r[0].as<int>() == 64 && r[1].as<std::int64_t>() >= last) {
+    const int expected = 64 * static_cast<int>(std::count(projection.begin(), projection.end(), ',') + 1);
+    if (r[0].as<int>() == expected && r[1].as<std::int64_t>() >= last) {
       out.seconds = Seconds(*first, now);
       out.rate = static_cast<double>(last) / out.seconds;
       break;
@@ -238,18 +262,45 @@ Latency AppendToVisible(const projd::pg::ConnectionOptions& db, int rate, std::c
   return out;
 }
 
+struct Run {
+  std::string projection;
+  Settings settings;
+  int workers;
+  double compare_to;
+  const char* against;
+  bool headline;  // defaults (plus BATCH_SIZE): also run with --before
+};
+
+void PrintRun(const std::string& who, const Run& r, const CatchUp& c, double raw1000) {
+  char label[160];
+  std::snprintf(label, sizeof label, "%s %s, %s, %d worker%s", who.c_str(), r.projection.c_str(),
+                Describe(r.settings).c_str(), r.workers, r.workers > 1 ? "s" : "");
+  if (c.seconds < 0) {
+    std::printf("%-72s did not catch up within 20 min\n", label);
+    return;
+  }
+  char vs_raw[48] = "";
+  if (r.compare_to != raw1000) std::snprintf(vs_raw, sizeof vs_raw, ", %.2fx raw scan 1000", c.rate / raw1000);
+  std::printf("%-72s %10.0f  (%.1f s; %.2fx %s%s; peak RSS %.0f MiB, %.0f MiB in all)\n", label, c.rate, c.seconds,
+              c.rate / r.compare_to, r.against, vs_raw, c.peak_rss_max_mib, c.peak_rss_sum_mib);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: projd_projection_bench <path to projd> [--events N]\n");
+    std::fprintf(stderr, "usage: projd_projection_bench <path to projd> [--events N] [--before <older projd>] [--headline]\n");
     return 2;
   }
   g_projd = argv[1];
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
   std::int64_t events = 5'000'000;
+  std::string before;
+  bool headline_only = false;
   for (int i = 2; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--events") && i + 1 < argc) events = std::stoll(argv[++i]);
+    if (!std::strcmp(argv[i], "--before") && i + 1 < argc) before = argv[++i];
+    if (!std::strcmp(argv[i], "--headline")) headline_only = true;
   }
   const char* url = std::getenv("DATABASE_URL");
   if (!url) {
@@ -264,16 +315,17 @@ int main(int argc, char** argv) {
   const projd::pg::ConnectionOptions db{g_url, kSchema, "projd-bench"};
   const std::int64_t last = projd::bench::PrepareSeededStream(db, events);
   auto conn = projd::pg::Connect(db);
-  std::printf("%lld events over 10,000 aggregates, 64 partitions, one worker unless noted\n\n",
+  std::printf("%lld events over 10,000 aggregates, 64 partitions (the default), one worker unless noted;\n"
+              "every other setting at its default unless named\n\n",
               static_cast<long long>(last));
   projd::bench::RawScan(db, 1000, 200'000);  // warm the cache
   const double raw100 = projd::bench::RawScan(db, 100, last);
   const double raw1000 = projd::bench::RawScan(db, 1000, last);
   const double baseline = Baseline(db, last);
-  std::printf("%-44s %12s\n", "", "events/s");
-  std::printf("%-44s %12.0f\n", "raw keyset scan, batch 100", raw100);
-  std::printf("%-44s %12.0f\n", "raw keyset scan, batch 1000", raw1000);
-  std::printf("%-44s %12.0f\n", "hand-written stream_stats baseline, 1000", baseline);
+  std::printf("%-72s %10s\n", "", "events/s");
+  std::printf("%-72s %10.0f\n", "raw keyset scan, batch 100", raw100);
+  std::printf("%-72s %10.0f\n", "raw keyset scan, batch 1000", raw1000);
+  std::printf("%-72s %10.0f\n", "hand-written stream_stats loop, batch 1000, one connection", baseline);
 
   // The workers create stream_stats (the projection's Setup); empty it before each run.
   auto truncate = [&] {
@@ -281,44 +333,43 @@ int main(int argc, char** argv) {
     if (!tx.exec1("SELECT to_regclass('stream_stats')")[0].is_null()) tx.exec0("TRUNCATE stream_stats");
     tx.commit();
   };
-  struct Run {
-    std::string projection;
-    int batch;
-    int workers;
-    double compare_to;
-    const char* against;
-  };
-  // stream_stats with 4, 2, then 1 worker: the one-worker fleet stays up for the latency run.
-  const std::vector<Run> runs{{"noop", 100, 1, raw100, "raw scan 100"},
-                              {"noop", 1000, 1, raw1000, "raw scan 1000"},
-                              {"stream_stats", 1000, 4, baseline, "baseline"},
-                              {"stream_stats", 1000, 2, baseline, "baseline"},
-                              {"stream_stats", 1000, 1, baseline, "baseline"}};
+  const Settings b1000{{"BATCH_SIZE", "1000"}};
+  const Settings tuned{{"BATCH_SIZE", "1000"}, {"PERSISTENCE_INTERVAL", "200ms"}};
+  // Headline (defaults), tuned beside it, then stream_stats with 4, 2 and 1 workers: the
+  // one-worker fleet stays up for the latency run.
+  std::vector<Run> runs{{"noop", {}, 1, raw100, "raw scan 100", true},
+                        {"noop", b1000, 1, raw1000, "raw scan 1000", true},
+                        {"noop", tuned, 1, raw1000, "raw scan 1000", true}};
+  if (!headline_only) {
+    runs.push_back({"stream_stats", b1000, 4, baseline, "hand loop", false});
+    runs.push_back({"stream_stats", b1000, 2, baseline, "hand loop", false});
+  }
+  runs.push_back({"stream_stats", b1000, 1, baseline, "hand loop", true});
   std::vector<std::unique_ptr<ChildProcess>> running;
   int n = 0;
-  for (const auto& r : runs) {
-    if (r.projection == "stream_stats") truncate();
-    const bool last_run = &r == &runs.back();
-    const auto rs = "catchup-" + std::to_string(++n);
-    const auto c = RunCatchUp(*conn, rs, r.projection, r.batch, r.workers, last, last_run ? &running : nullptr);
-    char label[128];
-    std::snprintf(label, sizeof label, "projd %s, BATCH_SIZE %d, %d worker%s", r.projection.c_str(), r.batch,
-                  r.workers, r.workers > 1 ? "s" : "");
-    if (c.seconds < 0) {
-      std::printf("%-44s did not catch up within 20 min\n", label);
-      continue;
+  auto run_all = [&](const std::string& binary, const std::string& who, bool headline_rows_only) {
+    for (const auto& r : runs) {
+      const bool last_run = &r == &runs.back();
+      if (headline_rows_only && !r.headline) continue;
+      if (r.projection.find("stream_stats") != std::string::npos) truncate();
+      const auto rs = "catchup-" + std::to_string(++n);
+      const bool keep = last_run && !headline_rows_only;
+      const auto c = RunCatchUp(*conn, binary, rs, r.projection, r.settings, r.workers, last, keep ? &running : nullptr);
+      PrintRun(who, r, c, raw1000);
     }
-    char vs_raw[48] = "";
-    if (r.compare_to != raw1000) std::snprintf(vs_raw, sizeof vs_raw, ", %.2fx raw scan 1000", c.rate / raw1000);
-    std::printf("%-44s %12.0f  (%.1f s; %.2fx %s%s; peak RSS %.0f MiB, %.0f MiB in all)\n", label, c.rate,
-                c.seconds, c.rate / r.compare_to, r.against, vs_raw, c.peak_rss_max_mib, c.peak_rss_sum_mib);
+  };
+  if (!before.empty()) {
+    std::printf("\nbefore (%s):\n", before.c_str());
+    run_all(before, "before", true);
+    std::printf("\nafter (%s):\n", g_projd.c_str());
   }
+  run_all(g_projd, "projd", false);
   if (!running.empty()) {
     std::printf("\nresident memory of the caught-up stream_stats worker: %.0f MiB\n",
                 projd::bench::ResidentKiB(running.front()->pid()) / 1024.0);
   }
   const auto lat = AppendToVisible(db, 200, 10s);
-  std::printf("\nappend-to-visible in stream_stats, 200 events/s for 10 s, caught up (BATCH_SIZE 1000):\n"
+  std::printf("\nappend-to-visible in stream_stats, 200 events/s for 10 s, caught up (BATCH_SIZE=1000):\n"
               "  p50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu events, %zu never seen)\n",
               lat.p50, lat.p99, lat.max, lat.samples, lat.unseen);
   StopWorkers(running);

@@ -26,7 +26,13 @@ fi
 for b in "${benches[@]}"; do
   case "$(basename "$b")" in
     projd_coordination_bench) cmd=("$b" "$build_dir/cmd/projd") ;;  # its own server
-    projd_projection_bench) cmd=("$build_dir/tests/projd-testpg" -- "$b" "$build_dir/cmd/projd") ;;
+    projd_projection_bench)
+      # PROJD_BENCH_BEFORE=<older projd binary> adds its headline rows to the same run;
+      # PROJD_BENCH_EVENTS=N changes the stream (default 5,000,000).
+      cmd=("$build_dir/tests/projd-testpg" -- "$b" "$build_dir/cmd/projd")
+      [[ -n "${PROJD_BENCH_EVENTS:-}" ]] && cmd+=(--events "$PROJD_BENCH_EVENTS")
+      [[ -n "${PROJD_BENCH_BEFORE:-}" ]] && cmd+=(--before "$PROJD_BENCH_BEFORE")
+      ;;
     *) cmd=("$build_dir/tests/projd-testpg" -- "$b") ;;
   esac
   echo

@@ -45,6 +45,8 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
   parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
+  const auto unit_options = Db(c, "units");
+  parts.make_unit_store = [unit_options] { return std::make_unique<pg::PgCheckpointStore>(unit_options); };
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
   auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"));
   parts.wait_for_events = [events](std::chrono::milliseconds t) { return events->Wait(t); };

@@ -17,6 +17,10 @@ std::int64_t EpochMs(Clock::Wall::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
+PressureLimits Limits(const PersistenceOptions& o) {
+  return {o.max_lag_events, o.max_lag_time, o.max_pending};
+}
+
 }  // namespace
 
 PersistenceOptions PersistenceOptions::FromConfig(const Config& c) {
@@ -58,6 +62,8 @@ std::string ToString(Trigger t) {
   switch (t) {
     case Trigger::kInterval: return "interval";
     case Trigger::kSize: return "size";
+    case Trigger::kLag: return "lag";
+    case Trigger::kCaughtUp: return "caught_up";
     case Trigger::kForce: return "force";
     case Trigger::kRevoke: return "revoke";
     case Trigger::kShutdown: return "shutdown";
@@ -114,7 +120,12 @@ PersistenceCore::PersistenceCore(CheckpointStore& store, const Clock& clock, Per
       breaker_(clock, options.breaker_threshold, options.breaker_timeout),
       logger_(std::move(logger)),
       failure_log_(options.failure_log_interval),
-      probe_log_(options.failure_log_interval) {}
+      probe_log_(options.failure_log_interval) {
+  auto shared = std::make_unique<Lane>();
+  shared->store = &store_;
+  shared->shared = true;
+  lanes_.push_back(std::move(shared));
+}
 
 PersistenceCore::~PersistenceCore() {
   {
@@ -122,16 +133,33 @@ PersistenceCore::~PersistenceCore() {
     stopping_ = true;
   }
   wake_.notify_all();
-  units_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  if (unit_lane_.joinable()) unit_lane_.join();
-  for (auto& q : units_) q.promise.set_value(UnitResult::kShutDown);
+  StopLanes();
+  for (auto& lane : lanes_) {
+    for (auto& q : lane->queue) q.promise.set_value(UnitResult::kShutDown);  // never started
+  }
+}
+
+PersistenceCore::LaneId PersistenceCore::AddLane(CheckpointStore& store) {
+  auto lane = std::make_unique<Lane>();
+  lane->store = &store;
+  std::lock_guard lock(mu_);
+  lanes_.push_back(std::move(lane));
+  return static_cast<LaneId>(lanes_.size() - 1);
 }
 
 void PersistenceCore::Start() {
   const auto first_tick = clock_.Now() + options_.interval;
   flusher_ = std::thread([this, first_tick] { FlusherLoop(first_tick); });
-  unit_lane_ = std::thread([this] { UnitLoop(); });
+  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { UnitLoop(*l); });
+}
+
+void PersistenceCore::StopLanes() {
+  // stopping_ was set under mu_, so a lane waiting on its cv sees it when woken.
+  for (auto& lane : lanes_) lane->cv.notify_all();
+  for (auto& lane : lanes_) {
+    if (lane->thread.joinable()) lane->thread.join();
+  }
 }
 
 SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
@@ -179,6 +207,16 @@ SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
       if (static_cast<int>(pending_.size()) >= options_.max_batch_size && !size_trigger_) {
         size_trigger_ = true;
         wake = true;
+      }
+      // The work triggers the flush long before a runner would have to pause for it. Only
+      // this key's lag can have grown, so it is the only one measured here.
+      if (!requested_ && result.code != SubmitCode::kUnchanged) {
+        const auto d = durable_.find(cp.key);
+        const auto pending = pending_.find(cp.key);
+        PressureReading r;
+        r.lag_events = pending->second.checkpoint.position - (d == durable_.end() ? 0 : d->second.position);
+        r.used = static_cast<int>(used);
+        if (AssessPressure(r, Limits(options_)) != PressureAction::kNone) wake = RequestFlush(Trigger::kLag) || wake;
       }
     }
   }
@@ -468,9 +506,8 @@ ShutdownReport PersistenceCore::Shutdown() {
     stopping_ = true;
   }
   wake_.notify_all();
-  units_cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
-  if (unit_lane_.joinable()) unit_lane_.join();
+  StopLanes();
   const auto deadline = clock_.Now() + options_.shutdown_timeout;
   std::map<CheckpointKey, std::int64_t> targets;
   {
@@ -506,7 +543,7 @@ std::vector<Checkpoint> PersistenceCore::ReadCheckpoints(const std::string& repl
   return store_.Read(replica_set, projection);
 }
 
-std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
+std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit, LaneId lane_id) {
   std::promise<UnitResult> promise;
   auto future = promise.get_future();
   std::lock_guard lock(mu_);
@@ -523,20 +560,49 @@ std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit) {
     promise.set_value(UnitResult::kRejectedFull);
   } else {
     ++units_in_flight_;
-    units_.push_back({std::move(unit), std::move(promise)});
-    units_cv_.notify_one();
+    auto& lane = *lanes_.at(static_cast<std::size_t>(lane_id));
+    lane.queue.push_back({std::move(unit), std::move(promise)});
+    lane.cv.notify_one();
   }
   return future;
 }
 
-UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit) {
+UnitResult PersistenceCore::RunUnit(const TransactionalUnit& unit, Lane& lane, std::string& error, bool& ok) {
+  ok = false;
+  try {
+    UnitResult result = UnitResult::kFailed;
+    switch (lane.store->CommitUnit(unit, options_.timeout)) {
+      case UnitOutcome::kCommitted: result = UnitResult::kCommitted; break;
+      case UnitOutcome::kFenced: result = UnitResult::kFenced; break;
+      case UnitOutcome::kMoved: result = UnitResult::kMoved; break;
+    }
+    ok = true;
+    return result;
+  } catch (const HandlerError&) {
+    // The unit's own code failed (a poison event): not the database's fault.
+    ok = true;
+  } catch (const std::exception& e) {
+    // Every database error, permanent ones included (disk full, read-only), and anything
+    // else from below: a failed transaction; the runner retries the unit.
+    error = e.what();
+    if (error.empty()) error = "unit failed";
+  } catch (...) {
+    error = "unit failed with a non-standard exception";
+  }
+  return UnitResult::kFailed;
+}
+
+UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit, Lane& lane) {
   UnitResult result = UnitResult::kFailed;
   BreakerState before;
   bool attempted = false;
   bool probe = false;
   std::string error;
   {
-    std::lock_guard flush_lock(flush_mu_);
+    // Only the shared lane uses the core's store, which it shares with the flusher. A lane
+    // of its own never waits for a flush, nor a flush for it.
+    std::unique_lock<std::mutex> flush_lock(flush_mu_, std::defer_lock);
+    if (lane.shared) flush_lock.lock();
     bool allowed;
     {
       std::lock_guard lock(mu_);
@@ -550,25 +616,7 @@ UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit) {
       attempted = true;
       const auto start = clock_.Now();
       bool ok = false;
-      try {
-        switch (store_.CommitUnit(unit, options_.timeout)) {
-          case UnitOutcome::kCommitted: result = UnitResult::kCommitted; break;
-          case UnitOutcome::kFenced: result = UnitResult::kFenced; break;
-          case UnitOutcome::kMoved: result = UnitResult::kMoved; break;
-        }
-        ok = true;
-      } catch (const HandlerError&) {
-        // The unit's own code failed (a poison event): not the database's fault.
-        ok = true;
-        result = UnitResult::kFailed;
-      } catch (const std::exception& e) {
-        // Every database error, permanent ones included (disk full, read-only), and
-        // anything else from below: a failed transaction; the runner retries the unit.
-        error = e.what();
-        if (error.empty()) error = "unit failed";
-      } catch (...) {
-        error = "unit failed with a non-standard exception";
-      }
+      result = RunUnit(unit, lane, error, ok);
       const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
       if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
       std::lock_guard lock(mu_);
@@ -603,19 +651,19 @@ UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit) {
   return result;
 }
 
-void PersistenceCore::UnitLoop() {
+void PersistenceCore::UnitLoop(Lane& lane) {
   while (true) {
     QueuedUnit q;
     {
       std::unique_lock lock(mu_);
-      units_cv_.wait(lock, [&] { return stopping_ || !units_.empty(); });
-      if (units_.empty()) return;
-      q = std::move(units_.front());
-      units_.pop_front();
+      lane.cv.wait(lock, [&] { return stopping_ || !lane.queue.empty(); });
+      if (lane.queue.empty()) return;
+      q = std::move(lane.queue.front());
+      lane.queue.pop_front();
     }
     UnitResult result = UnitResult::kFailed;
     try {
-      result = CommitQueued(q.unit);
+      result = CommitQueued(q.unit, lane);
     } catch (const std::exception& e) {
       // CommitQueued handles the store's errors; this is a callback failing. The unit lane
       // must go on (every transactional runner waits on it) and the promise must be kept.
@@ -634,13 +682,17 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
     Trigger trigger = Trigger::kInterval;
     {
       std::unique_lock lock(mu_);
-      while (!stopping_ && !size_trigger_ && clock_.Now() < next) {
+      while (!stopping_ && !size_trigger_ && !requested_ && clock_.Now() < next) {
         // The clock may be a test's fake clock: re-check it at least every 20 ms.
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
         wake_.wait_for(lock, std::min(left, std::chrono::milliseconds(20)));
       }
       if (stopping_) return;
-      if (size_trigger_ && clock_.Now() < next) trigger = Trigger::kSize;
+      if (clock_.Now() < next) trigger = requested_.value_or(Trigger::kSize);
+      // Taken: a later submit may raise either again (a breaker that skips the flush must not
+      // leave a flag set that would spin this loop).
+      size_trigger_ = false;
+      requested_.reset();
     }
     if (trigger == Trigger::kInterval) {
       // Fixed rate: the next tick does not drift with the flush's duration.
@@ -663,19 +715,47 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
   }
 }
 
-bool PersistenceCore::ShouldPause() const {
-  std::lock_guard lock(mu_);
+PressureReading PersistenceCore::ReadPressure() const {
   // Positions are global: one runner moving 64 partitions by 100 events each is 100 events
   // of lag, not 6,400. The widest distance between pending and durable is the lag.
-  std::int64_t lag = 0;
-  auto oldest = clock_.Now();
+  PressureReading r;
+  const auto now = clock_.Now();
+  auto oldest = now;
   for (const auto& [key, p] : pending_) {
     const auto d = durable_.find(key);
-    lag = std::max(lag, p.checkpoint.position - (d == durable_.end() ? 0 : d->second.position));
+    r.lag_events = std::max(r.lag_events, p.checkpoint.position - (d == durable_.end() ? 0 : d->second.position));
     oldest = std::min(oldest, p.since);
   }
-  return lag > options_.max_lag_events || clock_.Now() - oldest > options_.max_lag_time ||
-         static_cast<int>(pending_.size() + in_flight_.size()) >= options_.max_pending;
+  r.oldest_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest);
+  r.used = static_cast<int>(pending_.size() + in_flight_.size());
+  return r;
+}
+
+bool PersistenceCore::RequestFlush(Trigger trigger) {
+  if (requested_ || pending_.empty() || breaker_.state() == BreakerState::kOpen) return false;
+  requested_ = trigger;
+  return true;
+}
+
+void PersistenceCore::FlushSoon() {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = RequestFlush(Trigger::kCaughtUp);
+  }
+  if (wake) wake_.notify_all();
+}
+
+bool PersistenceCore::ShouldPause() {
+  bool wake = false;
+  PressureAction action;
+  {
+    std::lock_guard lock(mu_);
+    action = AssessPressure(ReadPressure(), Limits(options_));
+    if (action != PressureAction::kNone) wake = RequestFlush(Trigger::kLag);
+  }
+  if (wake) wake_.notify_all();
+  return action == PressureAction::kPause;
 }
 
 PersistenceStats PersistenceCore::GetStats() const {

@@ -11,8 +11,10 @@
 //    win) and is retried: checkpoint writes are idempotent.
 //  * Circuit breaker over consecutive failed transactions; while open, pending checkpoints
 //    are kept and coalesced, units and forced flushes fail fast (kCircuitOpen).
-//  * Backpressure: MAX_PENDING caps pending keys (kRejectedFull); ShouldPause() tells
-//    runners to stop pulling events while durable progress lags too far.
+//  * Backpressure follows the work (persistence_pressure.h): a submit that takes the lag
+//    past half its limit wakes the flusher at once ("lag" trigger); ShouldPause() tells
+//    runners to stop pulling events only past the hard limits, and asks for that flush too.
+//    MAX_PENDING caps pending keys (kRejectedFull).
 //  * Fenced keys (a newer generation owns the row) are dropped, counted and reported to the
 //    owner's callback; never retried, never a breaker failure.
 //  * No exception from the store ends a thread: every database error (transient, in doubt
@@ -41,6 +43,7 @@
 #include "orchestrator/config.h"
 #include "orchestrator/log_throttle.h"
 #include "orchestrator/logging.h"
+#include "orchestrator/persistence_pressure.h"
 #include "orchestrator/persistence_stats.h"
 
 namespace projd {
@@ -58,10 +61,11 @@ struct PersistenceOptions {
   std::int64_t max_lag_events = 100000;
   // ...or the oldest pending checkpoint is older than this.
   std::chrono::milliseconds max_lag_time{30000};
-  // Transactional units queued or committing at once. Each runner waits for its own unit,
-  // so this bounds the queue only when a worker runs more transactional projections than
-  // this; it must not be below that number (a lower bound turned every third projection's
-  // batch into a rejected, backed-off retry: found by the fault suite).
+  // Transactional units queued or committing at once, over all lanes. Each runner has at
+  // most one unit queued, so this bounds the queue only when a worker runs more
+  // transactional projections than this; it must not be below that number (a lower bound
+  // turned every third projection's batch into a rejected, backed-off retry: found by the
+  // fault suite).
   int max_units_in_flight = 64;
   // Under a lasting failure, a failed transaction (or a failed breaker probe) is logged at
   // once, then at most once per this interval with the number of failures in between.
@@ -108,7 +112,7 @@ struct SubmitResult {
 enum class ForceResult { kOk, kTimeout, kCircuitOpen };
 std::string ToString(ForceResult r);
 
-enum class Trigger { kInterval, kSize, kForce, kRevoke, kShutdown };
+enum class Trigger { kInterval, kSize, kLag, kCaughtUp, kForce, kRevoke, kShutdown };
 std::string ToString(Trigger t);
 
 enum class FlushOutcome { kNothing, kSuccess, kFailure, kSkippedOpen };
@@ -144,7 +148,16 @@ class PersistenceCore {
                   std::optional<Logger> logger = std::nullopt);
   ~PersistenceCore();  // stops the threads; does not drain (call Shutdown for that)
 
-  // Starts the flusher thread (interval and size triggers) and the unit lane.
+  // A unit lane: a thread and a store (a connection) of its own, committing its units in
+  // submission order. kSharedLane commits on the core's store between flushes; a lane added
+  // with AddLane commits in parallel with flushes and with the other lanes, so one
+  // projection's slow or hanging unit holds up neither checkpoints nor other projections.
+  using LaneId = int;
+  static constexpr LaneId kSharedLane = 0;
+  // Before Start(). `store` must outlive the core; it is used by that lane's thread only.
+  LaneId AddLane(CheckpointStore& store);
+
+  // Starts the flusher thread (interval, size and lag triggers) and the unit lanes.
   void Start();
 
   SubmitResult Submit(const Checkpoint& checkpoint);
@@ -158,15 +171,21 @@ class PersistenceCore {
   // kAbandoned and reports what stayed unflushed. Later submits are refused.
   ShutdownReport Shutdown();
 
-  // Commits a unit on the unit lane (in submission order, bounded in flight).
-  std::future<UnitResult> SubmitUnit(TransactionalUnit unit);
+  // Commits a unit on `lane` (in submission order per lane, bounded in flight overall).
+  std::future<UnitResult> SubmitUnit(TransactionalUnit unit, LaneId lane = kSharedLane);
 
   // The stored checkpoints of a projection, read through the core's store (between
   // flushes and units). Throws TransientError when the database is unreachable.
   std::vector<Checkpoint> ReadCheckpoints(const std::string& replica_set, const std::string& projection);
 
-  // True while runners should stop pulling events (durable progress lags too far).
-  bool ShouldPause() const;
+  // Wakes the flusher to write everything pending now (trigger caught_up), without waiting:
+  // a runner that reached the mark after a backlog makes its progress durable at once
+  // instead of at the next interval tick.
+  void FlushSoon();
+
+  // True while runners should stop pulling events (durable progress lags too far); when
+  // the lag is the reason, it also wakes the flusher (a pause never waits for the interval).
+  bool ShouldPause();
   PersistenceStats GetStats() const;
   void ResetCircuitBreaker();
   // The error text of the latest failed transaction ("" when the latest one succeeded).
@@ -189,6 +208,13 @@ class PersistenceCore {
     TransactionalUnit unit;
     std::promise<UnitResult> promise;
   };
+  struct Lane {
+    CheckpointStore* store = nullptr;
+    bool shared = false;  // the core's own store: commit between flushes (flush_mu_)
+    std::deque<QueuedUnit> queue;  // mu_
+    std::condition_variable cv;
+    std::thread thread;
+  };
 
   FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only);
   ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
@@ -203,9 +229,18 @@ class PersistenceCore {
   void AfterAttempt(const std::string& operation, const std::string& error, bool probe, BreakerState before);
   void LogBreakerChange(BreakerState before, BreakerState after, const std::string& error);
   void FlusherLoop(Clock::Monotonic::time_point first_tick);
-  void UnitLoop();
-  // One unit on the lane: breaker, transaction, stats, logs; never throws a store error.
-  UnitResult CommitQueued(const TransactionalUnit& unit);
+  void UnitLoop(Lane& lane);
+  void StopLanes();  // wakes and joins every lane thread (they drain their queues first)
+  // The pressure of the pending checkpoints now (mu_ held).
+  PressureReading ReadPressure() const;
+  // Asks the flusher for a flush of everything pending with `trigger` unless one is asked
+  // already, nothing is pending or the breaker is open (mu_ held); true when the caller
+  // must notify wake_.
+  bool RequestFlush(Trigger trigger);
+  // One unit on its lane: breaker, transaction, stats, logs; never throws a store error.
+  UnitResult CommitQueued(const TransactionalUnit& unit, Lane& lane);
+  // The unit's transaction on the lane's store; `error` is set when the database failed.
+  UnitResult RunUnit(const TransactionalUnit& unit, Lane& lane, std::string& error, bool& ok);
 
   CheckpointStore& store_;
   const Clock& clock_;
@@ -225,6 +260,7 @@ class PersistenceCore {
   PersistenceStats stats_;
   double total_response_ms_ = 0;
   bool size_trigger_ = false;
+  std::optional<Trigger> requested_;  // lag or caught_up: flush everything pending now
   bool stopping_ = false;
   bool shut_down_ = false;
   std::int64_t attempts_ = 0;
@@ -237,12 +273,10 @@ class PersistenceCore {
 
   std::mutex flush_mu_;  // one flush at a time (serialises store use)
 
-  std::deque<QueuedUnit> units_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // [kSharedLane] is the core's store; fixed after Start()
   int units_in_flight_ = 0;
-  std::condition_variable units_cv_;
 
   std::thread flusher_;
-  std::thread unit_lane_;
 };
 
 }  // namespace projd

@@ -1,5 +1,5 @@
 // PersistenceDurations: a PersistenceObserver that counts the persistence core's
-// transaction durations into histograms, by flush trigger ("interval", "size", "force",
+// transaction durations into histograms, by flush trigger ("interval", "size", "lag", "caught_up", "force",
 // "revoke", "shutdown") and "unit" for transactional units. Thread-safe.
 #pragma once
 
@@ -14,7 +14,7 @@ namespace projd {
 class PersistenceDurations final : public PersistenceObserver {
  public:
   PersistenceDurations() {
-    for (const auto* name : {"interval", "size", "force", "revoke", "shutdown", "unit"}) histograms_.try_emplace(name);
+    for (const auto* name : {"interval", "size", "lag", "caught_up", "force", "revoke", "shutdown", "unit"}) histograms_.try_emplace(name);
   }
   void OnFlush(Trigger trigger, FlushOutcome, std::chrono::microseconds duration, std::size_t) override {
     histograms_.at(ToString(trigger)).Observe(duration);

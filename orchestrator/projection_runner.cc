@@ -220,6 +220,12 @@ void ProjectionRunner::Loop() {
     }
     RefreshParked();
     const auto seen = mark_.changed.version();
+    if (!mark_.observed.load()) {
+      // Start-up: the mark is unknown, so is the lag; never report caught_up on a mark of 0.
+      SetState(RunnerState::kRunning);
+      mark_.changed.WaitFor(seen, options_.poll_interval);
+      continue;
+    }
     const std::int64_t mark = mark_.value.load();
 
     InFlight batch(*this);
@@ -240,6 +246,12 @@ void ProjectionRunner::Loop() {
     }
     if (owned.empty() || lowest >= mark) {
       batch.unlock();
+      if (backlog_) {
+        // At the mark after a backlog: the last checkpoints become durable now, not at the
+        // next interval tick. A trickle of live events (partial batches) does not flush.
+        core_.FlushSoon();
+        backlog_ = false;
+      }
       SetCaughtUp();
       mark_.changed.WaitFor(seen, options_.poll_interval);
       continue;
@@ -256,7 +268,7 @@ void ProjectionRunner::Loop() {
     const auto batch_started = clock_.Now();
     ReadResult result;
     try {
-      result = reader_->ReadBatch(request);
+      if (!TakeReadAhead(request, result)) result = reader_->ReadBatch(request);
     } catch (const std::exception& e) {
       batch.unlock();
       Fail(e.what(), Blame::kDatabase);
@@ -265,6 +277,7 @@ void ProjectionRunner::Loop() {
       continue;
     }
 
+    const bool full_batch = static_cast<int>(result.events.size()) >= request.limit;
     std::vector<Event> events;
     std::vector<int> partitions_of;
     events.reserve(result.events.size());
@@ -327,6 +340,7 @@ void ProjectionRunner::Loop() {
     backoff.Reset();
     handler_backoff.Reset();
     handler_attempts_ = 0;
+    backlog_ = backlog_ || full_batch;
     batch_durations_.Observe(clock_.Now() - batch_started);
     std::lock_guard lock(mu_);
     for (const auto& cp : progress.checkpoints) {
@@ -386,7 +400,7 @@ ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector
   unit.checkpoints = progress.checkpoints;
   unit.from = progress.from;
   unit.apply = [&](TransactionHandle& tx) { dead_letters_->Record(tx, letters); };
-  const auto result = core_.SubmitUnit(std::move(unit)).get();
+  const auto result = core_.SubmitUnit(std::move(unit), options_.unit_lane).get();
   if (result == UnitResult::kCommitted) {
     std::lock_guard lock(mu_);
     status_.dead_letters += static_cast<std::int64_t>(letters.size());
@@ -450,7 +464,7 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
       }
       if (!parked.empty()) dead_letters_->Record(tx, parked);
     };
-    const auto result = core_.SubmitUnit(std::move(unit)).get();
+    const auto result = CommitReadingAhead(std::move(unit), progress);
     switch (result) {
       case UnitResult::kCommitted:
         if (!parked.empty()) {
@@ -498,6 +512,61 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
     if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
   }
   return Delivery::kDone;
+}
+
+UnitResult ProjectionRunner::CommitReadingAhead(TransactionalUnit unit, const Progress& progress) {
+  auto committing = core_.SubmitUnit(std::move(unit), options_.unit_lane);
+  ReadNext(progress);  // on the reader's connection, while the lane commits on its own
+  const auto result = committing.get();
+  // Failed, fenced, moved: the positions the read-ahead started from are not the truth.
+  if (result != UnitResult::kCommitted) read_ahead_.reset();
+  return result;
+}
+
+void ProjectionRunner::ReadNext(const Progress& progress) {
+  read_ahead_.reset();
+  if (!mark_.observed.load()) return;
+  ReadRequest request;
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    request.partition_count = partition_count_;
+    for (const auto& [p, o] : owned_) {
+      if (!stopped_.count(p)) request.after[p] = o.position;
+    }
+  }
+  for (const auto& cp : progress.checkpoints) {
+    if (auto it = request.after.find(cp.key.partition); it != request.after.end()) {
+      it->second = std::max(it->second, cp.position);
+    }
+  }
+  std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& [p, position] : request.after) lowest = std::min(lowest, position);
+  request.high_water_mark = mark_.value.load();
+  if (request.after.empty() || lowest >= request.high_water_mark || lowest < isolate_until_) return;
+  request.limit = options_.batch_size;
+  request.scope = sink_.Scope();
+  try {
+    auto result = reader_->ReadBatch(request);
+    read_ahead_ = ReadAhead{std::move(request), std::move(result)};
+  } catch (const std::exception& e) {
+    // The regular read of the next iteration meets the same error and reports it.
+    logger_.Debug("reading ahead failed", {{"projection", name_}, {"error", e.what()}});
+  }
+}
+
+bool ProjectionRunner::TakeReadAhead(const ReadRequest& request, ReadResult& out) {
+  if (!read_ahead_) return false;
+  auto ahead = std::move(*read_ahead_);
+  read_ahead_.reset();
+  // Its mark may be lower than the current one: a smaller batch, as gap-safe as any.
+  const auto& r = ahead.request;
+  if (r.partition_count != request.partition_count || r.after != request.after || r.limit != request.limit ||
+      r.high_water_mark > request.high_water_mark) {
+    return false;
+  }
+  out = std::move(ahead.result);
+  return true;
 }
 
 bool ProjectionRunner::SubmitCheckpoint(const Checkpoint& cp) {

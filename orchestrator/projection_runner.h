@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -55,6 +56,9 @@ struct RunnerOptions {
   std::chrono::milliseconds retry_max{10000};
   // No committed batch for this long while the mark is ahead: the runner reports stalled.
   std::chrono::milliseconds stall_after{30000};
+  // The persistence core's lane that commits this runner's transactional units (a
+  // connection of its own in a worker: projections commit in parallel).
+  PersistenceCore::LaneId unit_lane = PersistenceCore::kSharedLane;
 };
 
 enum class RunnerState { kIdle, kRunning, kCaughtUp, kHeld, kFailing, kStalled, kStopped };
@@ -127,6 +131,12 @@ class ProjectionRunner {
     std::vector<Checkpoint> checkpoints;
     std::vector<std::int64_t> from;
   };
+  // The next batch, read while the unit before it committed: used only when the next
+  // request is exactly the one it answered (same partitions, same positions, same limit).
+  struct ReadAhead {
+    ReadRequest request;
+    ReadResult result;
+  };
 
   // The thread's entry: runs Loop, and restarts it (after a backoff) if anything escapes.
   void Run();
@@ -137,6 +147,14 @@ class ProjectionRunner {
   // The policy for one poison event (after isolation); returns the delivery outcome.
   Delivery ApplyPolicy(const Event& poison, int partition, const Progress& progress);
   Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const Progress& progress);
+  // Commits a transactional unit on the runner's lane, reading the next batch meanwhile;
+  // anything but a commit discards that read-ahead.
+  UnitResult CommitReadingAhead(TransactionalUnit unit, const Progress& progress);
+  // Reads the batch that follows `progress` into read_ahead_ (nothing when caught up,
+  // isolating or stopping; a failed read is left to the next regular read).
+  void ReadNext(const Progress& progress);
+  // The read-ahead's result when it answers exactly `request`; clears it either way.
+  bool TakeReadAhead(const ReadRequest& request, ReadResult& out);
   // Takes the stored positions of the owned partitions (after Delivery::kMoved).
   bool RefreshPositions();
   void RefreshParked();
@@ -179,6 +197,8 @@ class ProjectionRunner {
   int handler_attempts_ = 0;
   std::int64_t isolate_until_ = 0;  // read one event per batch up to this position
   std::string handler_error_;
+  std::optional<ReadAhead> read_ahead_;
+  bool backlog_ = false;  // a full batch was delivered since the runner was last at the mark
 
   // The partitions of the batch being read, handled and committed (guarded by mu_).
   std::set<int> in_flight_;

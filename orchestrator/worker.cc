@@ -21,6 +21,11 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.poll_interval = config_.poll_interval;
   ro.stall_after = std::max(std::chrono::milliseconds(30000), 10 * config_.poll_interval);
   for (auto& sink : parts_.sinks) {
+    ro.unit_lane = PersistenceCore::kSharedLane;
+    if (sink->Transactional() && parts_.make_unit_store) {
+      unit_stores_.push_back(parts_.make_unit_store());
+      ro.unit_lane = core_->AddLane(*unit_stores_.back());
+    }
     runners_.push_back(std::make_unique<ProjectionRunner>(
         *sink, parts_.make_reader(), parts_.make_dead_letters ? parts_.make_dead_letters() : nullptr, *core_, mark_, clock_, logger_.Child("runner"), ro,
         [this](const std::string&, int partition) {
@@ -84,6 +89,7 @@ WorkerStatus Worker::Status() const {
   for (const auto& r : runners_) s.runners.push_back(r->Status());
   s.persistence = core_->GetStats();
   s.persistence_durations = persistence_durations_.Snapshot();
+  s.high_water_mark_known = mark_.observed.load();
   s.high_water_mark = mark_.value.load();
   s.stopping = shut_down_.load();
   std::lock_guard lock(mark_status_mu_);
@@ -141,7 +147,8 @@ void Worker::FollowMark() {
   // Supervised: a failed observation is logged and the loop goes on from the kept state.
   std::string last_logged;
   while (!stop_) {
-    if (follower_->Advance()) {
+    const bool advanced = follower_->Advance();
+    if (advanced) {
       if (!last_logged.empty()) logger_.Info("high-water mark follows again");
       last_logged.clear();
     } else {
@@ -157,7 +164,7 @@ void Worker::FollowMark() {
       std::lock_guard lock(mark_status_mu_);
       mark_status_ = std::move(status);
     }
-    mark_.Publish(follower_->mark());
+    mark_.Publish(follower_->mark(), advanced);
     if (stop_) break;
     parts_.wait_for_events(std::min(config_.poll_interval, std::chrono::milliseconds(1000)));
   }

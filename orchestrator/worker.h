@@ -5,7 +5,7 @@
 // The parts come in as interfaces (WorkerParts) so that this library stays free of
 // libpqxx; cmd/run_command.cc fills them with the Postgres implementations.
 // Threads: coordinator, mark follower, generation listener, one per runner, and the
-// persistence core's flusher and unit lane. Thread-safe: Status() from any thread.
+// persistence core's flusher and unit lanes (one per transactional projection). Thread-safe: Status() from any thread.
 #pragma once
 
 #include <atomic>
@@ -44,6 +44,9 @@ struct WorkerParts {
   std::unique_ptr<CoordinationStore> coordination;     // the coordinator's connection
   std::unique_ptr<CheckpointStore> stamp_store;        // the coordinator's (handover stamps)
   std::unique_ptr<CheckpointStore> checkpoint_store;   // the persistence core's
+  // One per transactional projection: the connection of its unit lane (none: units share
+  // the core's store, one at a time).
+  std::function<std::unique_ptr<CheckpointStore>()> make_unit_store;
   std::unique_ptr<PositionSource> positions;           // the mark follower's
   NotificationWait wait_for_events;                    // new events committed
   NotificationWait wait_for_generation;                // generation formed / acknowledged
@@ -87,6 +90,7 @@ class Worker final : public PartitionOwner {
 
   PublishedMark mark_;
   PersistenceDurations persistence_durations_;  // the core's observer: declared before it
+  std::vector<std::unique_ptr<CheckpointStore>> unit_stores_;  // the core's lanes: declared before it
   std::unique_ptr<PersistenceCore> core_;
   std::vector<std::unique_ptr<ProjectionRunner>> runners_;
   std::unique_ptr<Coordinator> coordinator_;

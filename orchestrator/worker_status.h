@@ -3,7 +3,10 @@
 // Plain data; copyable.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -26,6 +29,9 @@ struct WorkerStatus {
   PersistenceStats persistence;
   // Persistence transaction durations by trigger, and "unit" (PersistenceDurations).
   std::map<std::string, HistogramSnapshot> persistence_durations;
+  // False until the worker's follower completed its first observation of the stream: the
+  // mark (0) and every lag are unknown then, never "caught up".
+  bool high_water_mark_known = false;
   std::int64_t high_water_mark = 0;
   HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom, errors)
   bool stopping = false;     // SIGTERM received: draining
@@ -35,5 +41,18 @@ struct WorkerStatus {
 // that come from projections or libpq may carry the password in any form, and /status and
 // /readyz are served without authentication.
 WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url);
+
+// A projection's lag in positions: the mark minus its lowest owned checkpoint (0 when it
+// owns nothing); nullopt while the mark is unknown.
+inline std::optional<std::int64_t> LagEvents(const WorkerStatus& s, const RunnerStatus& r) {
+  if (!s.high_water_mark_known) return std::nullopt;
+  return r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position);
+}
+
+// How long a projection has not been at the mark; nullopt while the mark is unknown.
+inline std::optional<double> LagSeconds(const WorkerStatus& s, const RunnerStatus& r) {
+  if (!s.high_water_mark_known) return std::nullopt;
+  return std::chrono::duration<double>(r.lag_time).count();
+}
 
 }  // namespace projd

@@ -139,11 +139,19 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
     f.Gauge("parked_aggregates", "Streams (bounded context, aggregate type, aggregate id) parked behind a dead letter.", r.parked_aggregates, p);
     f.Gauge("stopped_partitions", "Partitions this projection stopped on by its error policy.",
             static_cast<double>(r.stopped.size()), p);
-    const auto lag = r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position);
-    f.Gauge("projection_lag_events", "High-water mark minus the lowest owned checkpoint of the projection.",
-            static_cast<double>(lag), p);
-    f.Gauge("projection_lag_seconds", "How long the projection has not been at the high-water mark (0 when it is).",
-            std::chrono::duration<double>(r.lag_time).count(), p);
+    // Unknown until the worker has observed the mark: no sample (never a 0 that reads "caught up").
+    const char* lag_events_help = "High-water mark minus the lowest owned checkpoint of the projection.";
+    const char* lag_seconds_help = "How long the projection has not been at the high-water mark (0 when it is).";
+    if (const auto lag = LagEvents(s, r)) {
+      f.Gauge("projection_lag_events", lag_events_help, static_cast<double>(*lag), p);
+    } else {
+      f.Declare("projection_lag_events", lag_events_help, MetricType::Gauge);
+    }
+    if (const auto seconds = LagSeconds(s, r)) {
+      f.Gauge("projection_lag_seconds", lag_seconds_help, *seconds, p);
+    } else {
+      f.Declare("projection_lag_seconds", lag_seconds_help, MetricType::Gauge);
+    }
     f.Gauge("projection_position", "Lowest owned position of the projection.", static_cast<double>(r.min_position), p);
     for (const auto* st : {"idle", "running", "caught_up", "held", "failing", "stalled", "stopped"}) {
       f.Gauge("projection_state", "1 for the projection runner's current state.", ToString(r.state) == st ? 1 : 0,
@@ -154,7 +162,11 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
   }
 
   // High-water mark.
-  f.Gauge("high_water_mark", "The gap-safe high-water mark (global position).", static_cast<double>(s.high_water_mark));
+  if (s.high_water_mark_known) {
+    f.Gauge("high_water_mark", "The gap-safe high-water mark (global position).", static_cast<double>(s.high_water_mark));
+  } else {
+    f.Declare("high_water_mark", "The gap-safe high-water mark (global position).", MetricType::Gauge);
+  }
   f.Gauge("high_water_mark_lag_seconds", "Age of the oldest open gap the high-water mark waits on (0 when none).",
           std::chrono::duration<double>(s.mark.oldest_gap_age).count());
   f.Gauge("open_gaps", "Positions above the mark not yet visible (in-flight or rolled back).",

@@ -5,6 +5,15 @@
 #include "orchestrator/version.h"
 
 namespace projd::http {
+namespace {
+
+// Unknown is null in JSON, never 0.
+template <typename T>
+nlohmann::json OrNull(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
 
 nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
   return {
@@ -48,8 +57,8 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"state", ToString(r.state)},
         {"partitions", r.partitions},
         {"position", r.min_position},
-        {"lag_events", r.partitions == 0 ? 0 : std::max<std::int64_t>(0, s.high_water_mark - r.min_position)},
-        {"lag_seconds", std::chrono::duration<double>(r.lag_time).count()},
+        {"lag_events", OrNull(LagEvents(s, r))},
+        {"lag_seconds", OrNull(LagSeconds(s, r))},
         {"events_processed", r.events_processed},
         {"batches", r.batches},
         {"errors", r.errors},
@@ -64,7 +73,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
     });
   }
   nlohmann::json mark = {
-      {"position", s.high_water_mark},
+      {"position", s.high_water_mark_known ? nlohmann::json(s.high_water_mark) : nlohmann::json(nullptr)},
       {"open_gaps", s.mark.open_gaps},
       {"oldest_gap_age_ms", s.mark.oldest_gap_age.count()},
       {"held", s.mark.held},

@@ -34,6 +34,7 @@ class FakeEventReader final : public EventReader {
 
   ReadResult ReadBatch(const ReadRequest& request) override {
     std::lock_guard lock(mu_);
+    ++reads_;
     ReadResult r;
     r.scanned_to = request.high_water_mark;
     for (const auto& e : events_) {
@@ -49,8 +50,14 @@ class FakeEventReader final : public EventReader {
     return r;
   }
 
+  int reads() {
+    std::lock_guard lock(mu_);
+    return reads_;
+  }
+
  private:
   std::mutex mu_;
+  int reads_ = 0;
   std::vector<EventWithPartition> events_;
 };
 

@@ -166,6 +166,19 @@ struct ParkingFixture {
 
 }  // namespace
 
+TEST_CASE("before the mark is observed a runner with partitions is not caught up, and reads nothing", "[runner]") {
+  Fixture f;
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  f.Take();  // start-up: partitions taken, the follower has not completed a round yet
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kRunning; }, 5s));  // never caught_up at 0
+  f.mark.Publish(12, /*complete=*/false);  // a failed first round is not an observation
+  CHECK(f.State() == RunnerState::kRunning);
+  CHECK(f.sink.fresh().empty());
+  f.mark.Publish(12);
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp; }, 5s));
+  CHECK(f.sink.fresh().size() == 12);
+}
+
 TEST_CASE("a runner without partitions is idle, then runs and reports caught up at the mark", "[runner]") {
   Fixture f;
   CHECK(f.State() == RunnerState::kIdle);
@@ -217,6 +230,47 @@ TEST_CASE("events up to a partition's replay mark are handed over as a replay, l
   CHECK(f.sink.replayed() == std::vector<std::int64_t>{1, 2, 3, 4, 5});
   CHECK(f.sink.fresh() == std::vector<std::int64_t>{6, 7, 8, 9, 10});
   CHECK(f.runner->Status().replayed == 5);
+}
+
+TEST_CASE("an async runner that reaches the mark after a backlog makes its checkpoints durable at once",
+          "[runner][backpressure]") {
+  Fixture f;  // async; the core's interval is an hour
+  f.core.Start();
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  f.mark.Publish(12);
+  f.Take();
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp; }, 5s));
+  CHECK(WaitFor([&] { return f.store.Row({"rs", "recorder", 0}).has_value() &&
+                             f.store.Row({"rs", "recorder", 0})->position == 12; }, 5s));
+  CHECK(f.core.GetStats().flushes.count("interval/success") == 0);
+}
+
+TEST_CASE("a transactional runner reads the next batch while its unit commits, one batch ahead",
+          "[runner][units]") {
+  Fixture f(/*transactional=*/true);
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  f.sink.Hang(true);  // unit (0, 5] hangs inside Apply on the lane
+  f.mark.Publish(12);
+  f.Take();
+  REQUIRE(WaitFor([&] { return f.reader->reads() >= 2; }, 5s));  // (5, 10] read meanwhile
+  CHECK(f.sink.fresh().empty());
+  CHECK(f.reader->reads() == 2);  // bounded: one batch ahead
+  f.sink.Hang(false);
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp && f.runner->Status().min_position == 12; }, 5s));
+  CHECK(f.sink.fresh() == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  CHECK(f.reader->reads() == 3);  // the read-ahead was used, not read again
+}
+
+TEST_CASE("a failed unit discards the read-ahead: every event once, in order", "[runner][units]") {
+  Fixture f(/*transactional=*/true);
+  for (int i = 0; i < 12; ++i) f.reader->Append(0);
+  using B = projd::testing::FakeCheckpointStore::Behaviour;
+  f.store.Script({B::kOk, B::kTransient, B::kOk, B::kTransient});  // the 2nd and 4th attempts fail
+  f.mark.Publish(12);
+  f.Take();
+  REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp && f.runner->Status().min_position == 12; }, 10s));
+  CHECK(f.sink.fresh() == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  CHECK(f.runner->Status().database_errors == 2);
 }
 
 TEST_CASE("a unit reported in doubt that had committed is not applied again by a wider batch", "[runner][units]") {

@@ -31,6 +31,7 @@ WorkerStatus Sample() {
   s.coordination.live_members = 3;
   s.coordination.counters.generations_formed = 2;
   s.coordination.counters.partitions_taken = 3;
+  s.high_water_mark_known = true;
   s.high_water_mark = 1000;
   projd::RunnerStatus r;
   r.projection = "stream_stats";
@@ -153,6 +154,26 @@ TEST_CASE("/status carries the worker, partitions, per-projection lag and persis
                             "last_success_time", "uptime"}) {
     CHECK(stats.contains(field));
   }
+}
+
+TEST_CASE("before the worker has observed the mark, lag is unknown: null in /status, no sample in /metrics",
+          "[http][endpoints][metrics]") {
+  auto status = Sample();
+  status.high_water_mark_known = false;
+  status.high_water_mark = 0;
+  status.runners[0].min_position = 0;  // a scrape during start-up: nothing read, nothing known
+  const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [] {}});
+  const auto j = nlohmann::json::parse(handle({"GET", "/status", ""}).body);
+  CHECK(j["projections"][0]["lag_events"].is_null());
+  CHECK(j["projections"][0]["lag_seconds"].is_null());
+  CHECK(j["high_water_mark"]["position"].is_null());
+  const auto text = projd::http::RenderMetrics(status);
+  CHECK_THAT(text, Catch::Contains("# TYPE projd_projection_lag_events gauge"));
+  CHECK_THAT(text, !Catch::Contains("projd_projection_lag_events{"));
+  CHECK_THAT(text, !Catch::Contains("projd_projection_lag_seconds{"));
+  CHECK_THAT(text, !Catch::Contains("\nprojd_high_water_mark "));
+  status.high_water_mark_known = true;  // observed, and really at 0: then 0 is the truth
+  CHECK(nlohmann::json::parse(handle({"GET", "/status", ""}).body)["projections"][0]["lag_events"] == 0);
 }
 
 TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http][endpoints][metrics]") {

@@ -29,6 +29,8 @@ std::string MakeBatchSql() {
          " ORDER BY global_position LIMIT $7";
 }
 
+constexpr const char* kBatchStatement = "projd_read_batch";
+
 }  // namespace
 
 const std::string& PgEventReader::BatchSql() {
@@ -43,7 +45,10 @@ PgEventReader::PgEventReader(ConnectionOptions options) : options_(std::move(opt
 PgEventReader::~PgEventReader() = default;
 
 pqxx::connection& PgEventReader::Conn() {
-  if (!conn_ || !conn_->is_open()) conn_ = Connect(options_);
+  if (!conn_ || !conn_->is_open()) {
+    conn_ = Connect(options_);
+    conn_->prepare(kBatchStatement, BatchSql());  // parsed and planned once per session
+  }
   return *conn_;
 }
 
@@ -66,8 +71,9 @@ ReadResult PgEventReader::ReadBatch(const ReadRequest& request) {
   after.push_back('}');
   if (lowest >= request.high_water_mark) return result;
   try {
-    pqxx::read_transaction tx(Conn());
-    const auto rows = tx.exec_params(BatchSql(), lowest, request.high_water_mark, request.partition_count,
+    // One statement, one snapshot: no BEGIN/COMMIT round trips around it.
+    pqxx::nontransaction tx(Conn());
+    const auto rows = tx.exec_prepared(kBatchStatement, lowest, request.high_water_mark, request.partition_count,
                                      after, TextArray(request.scope.aggregate_types),
                                      TextArray(request.scope.bounded_contexts), request.limit);
     result.events.reserve(rows.size());

@@ -53,8 +53,7 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   auto generations =
       std::make_shared<pg::EventNotifier>(Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema));
   parts.wait_for_generation = [generations](std::chrono::milliseconds t) { return generations->Wait(t); };
-  auto reader_options = Db(c, "reader");
-  reader_options.settings.push_back({"max_parallel_workers_per_gather", "0"});
+  auto reader_options = Db(c, "reader");  // PgEventReader adds its planner settings
   parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
   const auto dead_letter_options = Db(c, "dead-letters");
   parts.make_dead_letters = [dead_letter_options] {

@@ -38,8 +38,19 @@ const std::string& PgEventReader::BatchSql() {
   return sql;
 }
 
+const std::vector<std::pair<std::string, std::string>>& PgEventReader::SessionSettings() {
+  // The batch is the first `limit` rows of a primary-key range: an ordered index scan that
+  // stops at the limit. Without statistics (a freshly loaded events table that autovacuum
+  // has not analysed yet) the planner estimated a few hundred rows in the range and chose a
+  // bitmap scan of the whole range plus a sort: 342 ms instead of 5 ms per batch of 500 on
+  // 200,000 events. These sessions only run that statement, so both are switched off.
+  static const std::vector<std::pair<std::string, std::string>> settings{
+      {"max_parallel_workers_per_gather", "0"}, {"enable_bitmapscan", "off"}, {"enable_sort", "off"}};
+  return settings;
+}
+
 PgEventReader::PgEventReader(ConnectionOptions options) : options_(std::move(options)) {
-  options_.settings.emplace_back("max_parallel_workers_per_gather", "0");
+  for (const auto& s : SessionSettings()) options_.settings.push_back(s);
 }
 
 PgEventReader::~PgEventReader() = default;

@@ -22,6 +22,9 @@ class PgEventReader final : public EventReader {
 
   // The SQL of a batch (for EXPLAIN in tests and docs).
   static const std::string& BatchSql();
+  // The server settings of a reader session (planner settings that keep the batch an
+  // ordered index scan whatever the table's statistics say).
+  static const std::vector<std::pair<std::string, std::string>>& SessionSettings();
 
  private:
   pqxx::connection& Conn();

@@ -168,3 +168,28 @@ TEST_CASE("a position sequence with a cache other than 1 is refused", "[pg][read
   REQUIRE_THROWS_AS(projd::pg::PgPositionSource(db.options()), projd::PermanentError);
   REQUIRE_THROWS_WITH(projd::pg::PgPositionSource(db.options()), Catch::Contains("CACHE 20"));
 }
+
+TEST_CASE("the batch stays an ordered index scan on a freshly loaded events table without statistics",
+          "[pg][reader][plan]") {
+  // Found with `make demo`: 200,000 events seeded, not analysed yet; the planner took a
+  // bitmap scan of the whole position range plus a sort for every batch (342 ms each).
+  PgTestSchema db;
+  db.Exec("ALTER TABLE events SET (autovacuum_enabled = false)");
+  projd::pg::Seed(db.options(), {.aggregates = 1000, .events = 50000});
+  REQUIRE(db.Scalar<std::int64_t>("SELECT coalesce(reltuples, -1)::bigint FROM pg_class WHERE oid = 'events'::regclass") <= 0);
+  auto conn = db.Connect();
+  pqxx::work tx(*conn);
+  for (const auto& [name, value] : PgEventReader::SessionSettings()) {
+    tx.exec("SELECT set_config(" + tx.quote(name) + ", " + tx.quote(value) + ", true)");
+  }
+  std::string owned = "{";
+  for (int p = 0; p < 64; ++p) owned += std::string(p ? "," : "") + (p % 3 == 0 ? "1000" : "NULL");
+  owned += "}";
+  const auto plan = tx.exec_params("EXPLAIN " + PgEventReader::BatchSql(), 1000, 50000, 64, owned, "{}", "{}", 500);
+  std::string text;
+  for (const auto& r : plan) text += r[0].as<std::string>() + "\n";
+  INFO(text);
+  CHECK(text.find("Index Scan using events_pkey") != std::string::npos);
+  CHECK(text.find("Sort") == std::string::npos);
+  CHECK(text.find("Bitmap") == std::string::npos);
+}

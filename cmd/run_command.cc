@@ -34,9 +34,20 @@ namespace {
 // worker paused that long (SIGSTOP, a frozen VM) is evicted anyway, and its open
 // transaction must not keep holding checkpoint row locks that the new owner needs, nor
 // the snapshot xmin that gates every reader's high-water mark.
-pg::ConnectionOptions Db(const Config& c, const std::string& role) {
+// Every connection notices a dead peer within about half of STALE_WORKER_TIMEOUT
+// (ConnectionTimeouts), and every statement of a running worker ends within
+// STALE_WORKER_TIMEOUT: one that takes longer outlives the worker's membership anyway.
+// Checkpoint batches and units cut their own statements sooner (PERSISTENCE_TIMEOUT), and
+// PERSISTENCE_TIMEOUT + PERSISTENCE_INTERVAL <= STALE_WORKER_TIMEOUT / 2 keeps a
+// projection's statements in a unit from being cut by this one first. The set-up
+// connection (migrations check, projection Setup hooks: DDL) has no statement timeout.
+enum class Statements { kBounded, kUnbounded };
+
+pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements statements = Statements::kBounded) {
   pg::ConnectionOptions o{c.database_url, c.database_schema, "projd-" + role};
   o.settings.push_back({"idle_in_transaction_session_timeout", std::to_string(c.stale_worker_timeout.count())});
+  o.timeouts = ConnectionTimeouts::ForStaleWorkerTimeout(c.stale_worker_timeout);
+  if (statements == Statements::kBounded) o.timeouts.statement = c.stale_worker_timeout;
   return o;
 }
 
@@ -151,7 +162,7 @@ int RunWorker(const Invocation& invocation) {
         if (WaitForStop(signals, wait)) return kExitOk;
         continue;
       }
-      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup"));
+      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup", Statements::kUnbounded));
       std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
       auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock, logger);
       std::lock_guard lock(worker_mu);

@@ -51,17 +51,21 @@ pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements st
   return o;
 }
 
-WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections) {
+WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections, const Logger& logger) {
+  static const SystemClock clock;
   WorkerParts parts;
   parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
   parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
-  auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"));
+  auto events_health = std::make_shared<ListenMonitor>("events", clock, logger.Child("listen"));
+  auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"), events_health);
   parts.wait_for_events = [events](std::chrono::milliseconds t) { return events->Wait(t); };
-  auto generations =
-      std::make_shared<pg::EventNotifier>(Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema));
+  auto generations_health = std::make_shared<ListenMonitor>("generations", clock, logger.Child("listen"));
+  auto generations = std::make_shared<pg::EventNotifier>(
+      Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema), generations_health);
   parts.wait_for_generation = [generations](std::chrono::milliseconds t) { return generations->Wait(t); };
+  parts.listen_monitors = {events_health, generations_health};
   auto reader_options = Db(c, "reader");
   reader_options.settings.push_back({"max_parallel_workers_per_gather", "0"});
   parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
@@ -164,7 +168,7 @@ int RunWorker(const Invocation& invocation) {
       }
       for (auto& p : projections) SetUpProjection(*p, Db(c, "setup", Statements::kUnbounded));
       std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
-      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock, logger);
+      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances), logger), c, info, clock, logger);
       std::lock_guard lock(worker_mu);
       worker = std::move(built);
     } catch (const TransientError& e) {

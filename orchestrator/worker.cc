@@ -86,6 +86,7 @@ WorkerStatus Worker::Status() const {
   s.persistence_durations = persistence_durations_.Snapshot();
   s.high_water_mark = mark_.value.load();
   s.stopping = shut_down_.load();
+  for (const auto& m : parts_.listen_monitors) s.listeners.push_back(m->Status());
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;

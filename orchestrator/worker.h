@@ -26,6 +26,7 @@
 #include "orchestrator/dead_letter_store.h"
 #include "orchestrator/event_reader.h"
 #include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/listen_monitor.h"
 #include "orchestrator/logging.h"
 #include "orchestrator/partition_owner.h"
 #include "orchestrator/persistence_core.h"
@@ -50,6 +51,8 @@ struct WorkerParts {
   std::function<std::unique_ptr<EventReader>()> make_reader;  // one per runner
   std::function<std::unique_ptr<DeadLetterStore>()> make_dead_letters;  // one per runner
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
+  // The health of the LISTEN connections behind the two waits, for Status() (optional).
+  std::vector<std::shared_ptr<const ListenMonitor>> listen_monitors;
 };
 
 class Worker final : public PartitionOwner {

@@ -1,5 +1,6 @@
 // Bounded waits on every projd connection (connect_timeout, TCP keepalives,
-// tcp_user_timeout, statement_timeout), and the user's own values in DATABASE_URL winning.
+// tcp_user_timeout, statement_timeout), the user's own values in DATABASE_URL winning, and
+// a lost LISTEN connection reported (logged and counted) once per outage.
 #include <catch2/catch.hpp>
 
 #include <libpq-fe.h>
@@ -8,14 +9,22 @@
 #include <unistd.h>
 
 #include <future>
+#include <sstream>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "orchestrator/clock.h"
 #include "orchestrator/database_url.h"
 #include "orchestrator/errors.h"
+#include "orchestrator/listen_monitor.h"
 #include "orchestrator/pg/connection.h"
+#include "orchestrator/pg/event_notifier.h"
 #include "tests/support/pg_test_schema.h"
+#include "tests/support/process.h"
 
 using namespace std::chrono_literals;
 using projd::testing::PgTestSchema;
+using projd::testing::WaitFor;
 
 namespace {
 
@@ -122,4 +131,31 @@ TEST_CASE("a server that takes the connection and never answers is given up afte
   INFO(outcome);
   CHECK_THAT(outcome, Catch::Contains("cannot connect to"));
   ::close(listener);
+}
+
+TEST_CASE("a lost LISTEN connection is logged with its error and counted once, and LISTEN comes back",
+          "[pg][connection][notify]") {
+  PgTestSchema db;
+  auto options = db.options();
+  options.application_name = "projd-listen-" + db.schema();  // to terminate this session only
+  std::ostringstream log;
+  const projd::SystemClock clock;
+  auto monitor = std::make_shared<projd::ListenMonitor>(
+      "events", clock,
+      projd::Logger(std::make_shared<spdlog::logger>("listen", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)),
+                    projd::LogFormat::kText));
+  projd::pg::EventNotifier notifier(options, monitor);
+  CHECK(notifier.Wait(10ms));
+  CHECK(monitor->Status().listening);
+  CHECK(monitor->Status().losses == 0);
+
+  db.Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
+          options.application_name + "'");
+  CHECK(WaitFor([&] { notifier.Wait(50ms); return monitor->Status().losses == 1; }, 10s));
+  CHECK(WaitFor([&] { notifier.Wait(50ms); return monitor->Status().listening; }, 10s));
+  CHECK(monitor->Status().losses == 1);
+  CHECK_FALSE(monitor->Status().last_error.empty());
+  INFO(log.str());
+  CHECK_THAT(log.str(), Catch::Contains("LISTEN connection lost") && Catch::Contains("listener=events"));
+  CHECK_THAT(log.str(), Catch::Contains("LISTEN connection back"));
 }

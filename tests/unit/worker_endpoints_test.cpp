@@ -41,6 +41,7 @@ WorkerStatus Sample() {
   s.runners.push_back(r);
   s.persistence.flushes["interval/success"] = 5;
   s.persistence_durations["interval"] = {};
+  s.listeners = {{"events", true, 0, ""}, {"generations", false, 2, "connection refused"}};
   return s;
 }
 
@@ -166,7 +167,8 @@ TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http
         "projd_high_water_mark_lag_seconds", "projd_open_gaps", "projd_fenced_writes_total", "projd_dead_letters_total",
         "projd_persistence_pending", "projd_persistence_oldest_pending_age_seconds",
         "projd_persistence_flush_duration_seconds", "projd_persistence_flushes_total",
-        "projd_persistence_circuit_breaker_state", "projd_persistence_circuit_breaker_trips_total", "projd_build_info"}) {
+        "projd_persistence_circuit_breaker_state", "projd_persistence_circuit_breaker_trips_total", "projd_build_info",
+        "projd_listen_connection_losses_total", "projd_listen_connected"}) {
     INFO(family);
     CHECK_THAT(text, Catch::Contains(std::string("# TYPE ") + family + " "));
   }

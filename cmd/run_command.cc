@@ -1,15 +1,16 @@
 // `projd run`: a worker of the replica set. Wires the Postgres implementations and the
 // linked projections into a projd::Worker, then waits for SIGTERM/SIGINT and stops
-// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT.
+// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT, whatever the
+// database does (StopSignals enforces the deadline).
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <mutex>
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/stop_signals.h"
 #include "orchestrator/backoff.h"
 #include "orchestrator/errors.h"
 #include "orchestrator/http/http_server.h"
@@ -55,6 +56,9 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   static const SystemClock clock;
   WorkerParts parts;
   parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
+  parts.make_coordination = [options = Db(c, "coordinator")] {
+    return std::make_unique<pg::PgCoordinationStore>(options);
+  };
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
   parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
@@ -79,28 +83,11 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   return parts;
 }
 
-// Blocks SIGTERM and SIGINT in every thread (the worker's threads inherit the mask) so
-// that the main thread can wait for them synchronously.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-// Waits up to `timeout` for a stop signal; returns it, or 0.
-int WaitForStop(const sigset_t& set, std::chrono::milliseconds timeout) {
-  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)};
-  const int sig = sigtimedwait(&set, nullptr, &ts);
-  return sig > 0 ? sig : 0;
-}
-
 int RunWorker(const Invocation& invocation) {
   const Config& c = invocation.loaded.config;
   const auto logger = MakeLogger(invocation, "worker");
-  const auto signals = BlockStopSignals();
+  // First, before any thread starts: destroyed last, so the deadline covers the teardown.
+  StopSignals signals(c.shutdown_timeout, logger);
 
   auto& registry = ProjectionRegistry::Linked();
   if (const auto problems = registry.Problems(); !problems.empty()) {
@@ -151,7 +138,18 @@ int RunWorker(const Invocation& invocation) {
     server->Start();
     logger.Info("http listening", {{"addr", c.http_addr}, {"port", std::to_string(server->port())}});
   }
+  signals.SetReporter([&]() -> std::optional<ShutdownState> {
+    std::lock_guard lock(worker_mu);
+    if (!worker) return std::nullopt;
+    return worker->ShutdownProgress();
+  });
+  // The reporter reads `worker`: before it goes, the last report stays instead.
+  struct FreezeReportOnReturn {
+    StopSignals& signals;
+    ~FreezeReportOnReturn() { signals.FreezeReport(); }
+  } freeze_report{signals};
   while (!worker) {
+    if (signals.stop_requested()) return kExitOk;  // nothing registered yet
     try {
       // A worker never migrates: in Kubernetes the migration Job may still be running.
       if (const auto pending = pg::Migrator(Db(c, "setup")).Pending(); !pending.empty()) {
@@ -163,7 +161,7 @@ int RunWorker(const Invocation& invocation) {
         logger.Warn("schema not migrated yet; waiting for projd migrate",
                     {{"pending", std::to_string(pending.size())}, {"first", pending.front()},
                      {"schema", c.database_schema}, {"retry_in_ms", std::to_string(wait.count())}});
-        if (WaitForStop(signals, wait)) return kExitOk;
+        if (signals.WaitForStop(wait)) return kExitOk;
         continue;
       }
       for (auto& p : projections) SetUpProjection(*p, Db(c, "setup", Statements::kUnbounded));
@@ -175,17 +173,24 @@ int RunWorker(const Invocation& invocation) {
       const auto wait = backoff.Next();
       logger.Warn("database unavailable at start-up; retrying",
                   {{"error", e.what()}, {"retry_in_ms", std::to_string(wait.count())}});
-      if (WaitForStop(signals, wait)) return kExitOk;
+      if (signals.WaitForStop(wait)) return kExitOk;
     }
   }
+  if (signals.stop_requested()) return kExitOk;  // stopped during start-up: never registered
   worker->Start();
-  int sig = 0;
-  sigwait(&signals, &sig);
-  logger.Info("stop signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                                     {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
-  worker->Shutdown();
+  signals.WaitForStop();
+  logger.Info("stop signal received; shutting down",
+              {{"signal", signals.signal() == SIGTERM ? "SIGTERM" : "SIGINT"},
+               {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
+  const auto plan = PlanShutdown(signals.requested_at(), c.shutdown_timeout, c.persistence_timeout);
+  const ShutdownState stopped = worker->Shutdown(plan);
+  const int code = ExitCodeOf(stopped);
+  if (!stopped.abandoned.empty()) {
+    // Their destructors would wait for them: leave now, as the deadline would.
+    signals.Exit(code);
+  }
   if (server) server->Stop();
-  return kExitOk;
+  return code;
 }
 
 }  // namespace

@@ -35,6 +35,7 @@
 #include <deque>
 #include <vector>
 
+#include "orchestrator/awaitable_thread.h"
 #include "orchestrator/checkpoint_store.h"
 #include "orchestrator/circuit_breaker.h"
 #include "orchestrator/clock.h"
@@ -120,7 +121,10 @@ std::string ToString(UnitResult r);
 
 struct ShutdownReport {
   bool drained = false;                     // everything pending became durable (or fenced)
-  std::vector<Checkpoint> unflushed;        // what stayed pending
+  std::vector<Checkpoint> unflushed;        // what stayed pending or in flight
+  // The core's threads still running at the deadline ("persistence flusher", "persistence
+  // unit lane"): blocked in a transaction the database does not answer. No drain ran then.
+  std::vector<std::string> abandoned;
 };
 
 // Optional hooks for metrics and logs; called outside the core's lock.
@@ -157,6 +161,14 @@ class PersistenceCore {
   // Stops the flusher, drains within SHUTDOWN_TIMEOUT, resolves remaining tickets as
   // kAbandoned and reports what stayed unflushed. Later submits are refused.
   ShutdownReport Shutdown();
+  // The same, ending by `deadline`: the flusher and the unit lane are awaited until then
+  // (a thread still inside a transaction at the deadline is left running and reported,
+  // and the drain is skipped: it would queue behind that transaction), and each drain
+  // batch is cut at the deadline. Returns by the deadline unless a store call ignores its
+  // timeout (a cancel the server never receives).
+  ShutdownReport Shutdown(Clock::Monotonic::time_point deadline);
+  // Checkpoints not known durable: pending or in flight.
+  std::int64_t Unflushed() const;
 
   // Commits a unit on the unit lane (in submission order, bounded in flight).
   std::future<UnitResult> SubmitUnit(TransactionalUnit unit);
@@ -190,7 +202,9 @@ class PersistenceCore {
     std::promise<UnitResult> promise;
   };
 
-  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only);
+  // `not_after`: the batch's deadline is cut to it (the final drain).
+  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only,
+                     std::optional<Clock::Monotonic::time_point> not_after = std::nullopt);
   ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
                          Clock::Monotonic::time_point deadline);
   bool Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const;  // mu_ held
@@ -241,8 +255,8 @@ class PersistenceCore {
   int units_in_flight_ = 0;
   std::condition_variable units_cv_;
 
-  std::thread flusher_;
-  std::thread unit_lane_;
+  AwaitableThread flusher_;
+  AwaitableThread unit_lane_;
 };
 
 }  // namespace projd

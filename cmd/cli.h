@@ -2,7 +2,8 @@
 //
 // Each subcommand lives in its own cmd/<name>_command.cc and registers itself with
 // Add<Name>Command(app, invocation): it declares its flags and sets invocation.action.
-// Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage.
+// Exit codes: 0 success, 1 runtime failure, 2 bad configuration or usage; `projd run`
+// after a stop signal also 3 and 4 (kExitStopIncomplete, kExitStopAbandoned: shutdown.h).
 #pragma once
 
 #include <functional>

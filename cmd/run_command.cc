@@ -1,15 +1,16 @@
 // `projd run`: a worker of the replica set. Wires the Postgres implementations and the
 // linked projections into a projd::Worker, then waits for SIGTERM/SIGINT and stops
-// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT.
+// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT, whatever the
+// database does (StopSignals enforces the deadline).
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <mutex>
 
-#include <pthread.h>
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/stop_signals.h"
 #include "orchestrator/backoff.h"
 #include "orchestrator/errors.h"
 #include "orchestrator/http/http_server.h"
@@ -34,25 +35,43 @@ namespace {
 // worker paused that long (SIGSTOP, a frozen VM) is evicted anyway, and its open
 // transaction must not keep holding checkpoint row locks that the new owner needs, nor
 // the snapshot xmin that gates every reader's high-water mark.
-pg::ConnectionOptions Db(const Config& c, const std::string& role) {
+// Every connection notices a dead peer within about half of STALE_WORKER_TIMEOUT
+// (ConnectionTimeouts), and every statement of a running worker ends within
+// STALE_WORKER_TIMEOUT: one that takes longer outlives the worker's membership anyway.
+// Checkpoint batches and units cut their own statements sooner (PERSISTENCE_TIMEOUT), and
+// PERSISTENCE_TIMEOUT + PERSISTENCE_INTERVAL <= STALE_WORKER_TIMEOUT / 2 keeps a
+// projection's statements in a unit from being cut by this one first. The set-up
+// connection (migrations check, projection Setup hooks: DDL) has no statement timeout.
+enum class Statements { kBounded, kUnbounded };
+
+pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements statements = Statements::kBounded) {
   pg::ConnectionOptions o{c.database_url, c.database_schema, "projd-" + role};
   o.settings.push_back({"idle_in_transaction_session_timeout", std::to_string(c.stale_worker_timeout.count())});
+  o.timeouts = ConnectionTimeouts::ForStaleWorkerTimeout(c.stale_worker_timeout);
+  if (statements == Statements::kBounded) o.timeouts.statement = c.stale_worker_timeout;
   return o;
 }
 
-WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections) {
+WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections, const Logger& logger) {
+  static const SystemClock clock;
   WorkerParts parts;
   parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
+  parts.make_coordination = [options = Db(c, "coordinator")] {
+    return std::make_unique<pg::PgCoordinationStore>(options);
+  };
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
   parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
   const auto unit_options = Db(c, "units");
   parts.make_unit_store = [unit_options] { return std::make_unique<pg::PgCheckpointStore>(unit_options); };
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
-  auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"));
+  auto events_health = std::make_shared<ListenMonitor>("events", clock, logger.Child("listen"));
+  auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"), events_health);
   parts.wait_for_events = [events](std::chrono::milliseconds t) { return events->Wait(t); };
-  auto generations =
-      std::make_shared<pg::EventNotifier>(Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema));
+  auto generations_health = std::make_shared<ListenMonitor>("generations", clock, logger.Child("listen"));
+  auto generations = std::make_shared<pg::EventNotifier>(
+      Db(c, "listen"), pg::PgCoordinationStore::Channel(c.database_schema), generations_health);
   parts.wait_for_generation = [generations](std::chrono::milliseconds t) { return generations->Wait(t); };
+  parts.listen_monitors = {events_health, generations_health};
   auto reader_options = Db(c, "reader");  // PgEventReader adds its planner settings
   parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
   const auto dead_letter_options = Db(c, "dead-letters");
@@ -65,28 +84,11 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   return parts;
 }
 
-// Blocks SIGTERM and SIGINT in every thread (the worker's threads inherit the mask) so
-// that the main thread can wait for them synchronously.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-// Waits up to `timeout` for a stop signal; returns it, or 0.
-int WaitForStop(const sigset_t& set, std::chrono::milliseconds timeout) {
-  timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>((timeout.count() % 1000) * 1000000)};
-  const int sig = sigtimedwait(&set, nullptr, &ts);
-  return sig > 0 ? sig : 0;
-}
-
 int RunWorker(const Invocation& invocation) {
   const Config& c = invocation.loaded.config;
   const auto logger = MakeLogger(invocation, "worker");
-  const auto signals = BlockStopSignals();
+  // First, before any thread starts: destroyed last, so the deadline covers the teardown.
+  StopSignals signals(c.shutdown_timeout, logger);
 
   auto& registry = ProjectionRegistry::Linked();
   if (const auto problems = registry.Problems(); !problems.empty()) {
@@ -140,7 +142,18 @@ int RunWorker(const Invocation& invocation) {
     server->Start();
     logger.Info("http listening", {{"addr", c.http_addr}, {"port", std::to_string(server->port())}});
   }
+  signals.SetReporter([&]() -> std::optional<ShutdownState> {
+    std::lock_guard lock(worker_mu);
+    if (!worker) return std::nullopt;
+    return worker->ShutdownProgress();
+  });
+  // The reporter reads `worker`: before it goes, the last report stays instead.
+  struct FreezeReportOnReturn {
+    StopSignals& signals;
+    ~FreezeReportOnReturn() { signals.FreezeReport(); }
+  } freeze_report{signals};
   while (!worker) {
+    if (signals.stop_requested()) return kExitOk;  // nothing registered yet
     try {
       // A worker never migrates: in Kubernetes the migration Job may still be running.
       if (const auto pending = pg::Migrator(Db(c, "setup")).Pending(); !pending.empty()) {
@@ -152,29 +165,36 @@ int RunWorker(const Invocation& invocation) {
         logger.Warn("schema not migrated yet; waiting for projd migrate",
                     {{"pending", std::to_string(pending.size())}, {"first", pending.front()},
                      {"schema", c.database_schema}, {"retry_in_ms", std::to_string(wait.count())}});
-        if (WaitForStop(signals, wait)) return kExitOk;
+        if (signals.WaitForStop(wait)) return kExitOk;
         continue;
       }
-      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup"));
+      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup", Statements::kUnbounded));
       std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
-      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances)), c, info, clock, logger);
+      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances), logger), c, info, clock, logger);
       std::lock_guard lock(worker_mu);
       worker = std::move(built);
     } catch (const TransientError& e) {
       const auto wait = backoff.Next();
       logger.Warn("database unavailable at start-up; retrying",
                   {{"error", e.what()}, {"retry_in_ms", std::to_string(wait.count())}});
-      if (WaitForStop(signals, wait)) return kExitOk;
+      if (signals.WaitForStop(wait)) return kExitOk;
     }
   }
+  if (signals.stop_requested()) return kExitOk;  // stopped during start-up: never registered
   worker->Start();
-  int sig = 0;
-  sigwait(&signals, &sig);
-  logger.Info("stop signal received; shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                                     {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
-  worker->Shutdown();
+  signals.WaitForStop();
+  logger.Info("stop signal received; shutting down",
+              {{"signal", signals.signal() == SIGTERM ? "SIGTERM" : "SIGINT"},
+               {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
+  const auto plan = PlanShutdown(signals.requested_at(), c.shutdown_timeout, c.persistence_timeout);
+  const ShutdownState stopped = worker->Shutdown(plan);
+  const int code = ExitCodeOf(stopped);
+  if (!stopped.abandoned.empty()) {
+    // Their destructors would wait for them: leave now, as the deadline would.
+    signals.Exit(code);
+  }
   if (server) server->Stop();
-  return kExitOk;
+  return code;
 }
 
 }  // namespace

@@ -39,14 +39,20 @@ Coordinator::Coordinator(CoordinationStore& store, CheckpointStore& stamp_store,
 Coordinator::~Coordinator() { Stop(); }
 
 void Coordinator::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_.Start([this] { Loop(); });
 }
 
 void Coordinator::Stop() {
+  RequestStop();
+  thread_.Join();
+}
+
+void Coordinator::RequestStop() {
   stop_ = true;
   wake_.Notify();
-  if (thread_.joinable()) thread_.join();
 }
+
+bool Coordinator::AwaitStop(std::chrono::nanoseconds timeout) { return thread_.JoinFor(timeout); }
 
 void Coordinator::ReportFenced(int partition) {
   {
@@ -433,15 +439,25 @@ void Coordinator::DropEverything(const std::string& why) {
   releasing_partitions_.clear();
 }
 
-void Coordinator::Leave() {
+bool Coordinator::Leave() { return LeaveVia(store_); }
+
+bool Coordinator::LeaveVia(CoordinationStore& store) {
   const auto& rs = options_.replica_set;
   try {
-    store_.Deregister(rs, options_.worker.worker_id);
-    const auto g = store_.FormGeneration(rs);
-    logger_.Info("left the replica set", {{"replica_set", rs}, {"next_generation", g ? std::to_string(*g) : "none"}});
+    store.Deregister(rs, options_.worker.worker_id);
   } catch (const std::exception& e) {
     logger_.Warn("could not deregister; peers evict this worker after STALE_WORKER_TIMEOUT", {{"error", e.what()}});
+    return false;
   }
+  try {
+    const auto g = store.FormGeneration(rs);
+    logger_.Info("left the replica set", {{"replica_set", rs}, {"next_generation", g ? std::to_string(*g) : "none"}});
+  } catch (const std::exception& e) {
+    // Deregistered: the next heartbeat of a peer forms the generation instead.
+    logger_.Warn("left the replica set; forming the next generation failed (a peer's heartbeat forms it)",
+                 {{"replica_set", rs}, {"error", e.what()}});
+  }
+  return true;
 }
 
 }  // namespace projd

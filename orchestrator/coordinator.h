@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "orchestrator/awaitable_thread.h"
 #include "orchestrator/backoff.h"
 #include "orchestrator/checkpoint_store.h"
 #include "orchestrator/clock.h"
@@ -101,9 +102,19 @@ class Coordinator {
   void ReportFenced(int partition);
   // Stops the loop thread (no release, no deregistration).
   void Stop();
+  // Stop() in two halves: RequestStop() returns at once; AwaitStop() waits up to `timeout`
+  // for the loop thread and returns false when it still runs (blocked in a statement the
+  // database does not answer): it is then left running.
+  void RequestStop();
+  bool AwaitStop(std::chrono::nanoseconds timeout);
   // Graceful leave after the runners stopped and the core drained: delete our row and
-  // form the next generation so peers take our partitions at once.
-  void Leave();
+  // form the next generation so peers take our partitions at once. Returns whether the
+  // row was deleted (a failure is logged; peers evict the worker after
+  // STALE_WORKER_TIMEOUT). Call after the loop thread stopped: it uses its store.
+  bool Leave();
+  // The same through another store (a fresh connection) when the loop thread did not stop
+  // and still holds the coordinator's store.
+  bool LeaveVia(CoordinationStore& store);
 
   CoordinatorStatus Status() const;
   const std::string& worker_id() const { return options_.worker.worker_id; }
@@ -134,7 +145,7 @@ class Coordinator {
 
   WakeSignal wake_;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  AwaitableThread thread_;
 
   // Loop-thread state.
   bool registered_ = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace projd {
 namespace {
@@ -466,6 +467,46 @@ bool IsValidSchemaName(std::string_view name) {
     if (!(std::isalnum(c) || c == '_')) return false;
   }
   return true;
+}
+
+bool SetsServerSetting(std::string_view libpq_options, std::string_view name) {
+  // Split as the server does (pg_split_opts): whitespace separates, a backslash escapes
+  // the next character.
+  std::vector<std::string> args;
+  std::string current;
+  bool in_arg = false;
+  for (std::size_t i = 0; i < libpq_options.size(); ++i) {
+    char c = libpq_options[i];
+    if (IsSpace(c)) {
+      if (in_arg) args.push_back(std::exchange(current, {}));
+      in_arg = false;
+      continue;
+    }
+    if (c == '\\' && i + 1 < libpq_options.size()) c = libpq_options[++i];
+    current.push_back(c);
+    in_arg = true;
+  }
+  if (in_arg) args.push_back(current);
+  const auto normal = [](std::string_view text) {
+    std::string out;
+    for (char c : text) out.push_back(c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return out;
+  };
+  const std::string wanted = normal(name);
+  const auto assigns = [&](std::string_view assignment) {
+    const auto eq = assignment.find('=');
+    return eq != std::string_view::npos && normal(assignment.substr(0, eq)) == wanted;
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    if (a == "-c") {
+      if (i + 1 < args.size() && assigns(args[i + 1])) return true;
+      ++i;
+    } else if (a.starts_with("--") || a.starts_with("-c")) {
+      if (assigns(a.substr(2))) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace projd

@@ -47,6 +47,11 @@ std::optional<std::string> ConnectionParameter(std::string_view url, std::string
 std::string WithConnectionParameter(std::string_view url, std::string_view key,
                                     std::string_view value);
 
+// True when the libpq `options` value (server command-line switches, as in options= of a
+// URL) sets server setting `name`: `-c name=value`, `-cname=value` or `--name=value`, with
+// libpq's backslash escapes, `-` read as `_` and case ignored, as the server reads them.
+bool SetsServerSetting(std::string_view libpq_options, std::string_view name);
+
 // True when `name` is a plain SQL identifier projd accepts as DATABASE_SCHEMA:
 // [A-Za-z_][A-Za-z0-9_]*, at most 63 bytes.
 bool IsValidSchemaName(std::string_view name);

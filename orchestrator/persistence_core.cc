@@ -133,7 +133,7 @@ PersistenceCore::~PersistenceCore() {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
+  flusher_.Join();
   StopLanes();
   for (auto& lane : lanes_) {
     for (auto& q : lane->queue) q.promise.set_value(UnitResult::kShutDown);  // never started
@@ -150,16 +150,26 @@ PersistenceCore::LaneId PersistenceCore::AddLane(CheckpointStore& store) {
 
 void PersistenceCore::Start() {
   const auto first_tick = clock_.Now() + options_.interval;
-  flusher_ = std::thread([this, first_tick] { FlusherLoop(first_tick); });
-  for (auto& lane : lanes_) lane->thread = std::thread([this, l = lane.get()] { UnitLoop(*l); });
+  flusher_.Start([this, first_tick] { FlusherLoop(first_tick); });
+  for (auto& lane : lanes_) lane->thread.Start([this, l = lane.get()] { UnitLoop(*l); });
 }
 
 void PersistenceCore::StopLanes() {
   // stopping_ was set under mu_, so a lane waiting on its cv sees it when woken.
   for (auto& lane : lanes_) lane->cv.notify_all();
-  for (auto& lane : lanes_) {
-    if (lane->thread.joinable()) lane->thread.join();
+  for (auto& lane : lanes_) lane->thread.Join();
+}
+
+std::vector<PersistenceCore::AbandonedLane> PersistenceCore::StopLanesBy(Clock::Monotonic::time_point deadline) {
+  for (auto& lane : lanes_) lane->cv.notify_all();
+  std::vector<AbandonedLane> abandoned;
+  for (std::size_t i = 0; i < lanes_.size(); ++i) {
+    const auto left = std::max(deadline - clock_.Now(), Clock::Monotonic::duration::zero());
+    if (lanes_[i]->thread.JoinFor(left)) continue;
+    abandoned.push_back({lanes_[i]->shared ? "persistence unit lane (shared)" : "persistence unit lane " + std::to_string(i),
+                         lanes_[i]->shared});
   }
+  return abandoned;
 }
 
 SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
@@ -334,7 +344,8 @@ void PersistenceCore::AfterAttempt(const std::string& operation, const std::stri
 
 FlushOutcome PersistenceCore::FlushOnce(Trigger trigger) { return Flush(trigger, nullptr); }
 
-FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKey>* only) {
+FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKey>* only,
+                                    std::optional<Clock::Monotonic::time_point> not_after) {
   std::lock_guard flush_lock(flush_mu_);
   std::vector<Checkpoint> batch;
   BreakerState breaker_before;
@@ -374,10 +385,15 @@ FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKe
   }
 
   const auto start = clock_.Now();
+  auto timeout = options_.timeout;
+  if (not_after) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*not_after - start);
+    timeout = std::clamp(left, std::chrono::milliseconds(1), timeout);
+  }
   std::optional<WriteOutcome> outcome;
   std::string error;
   try {
-    outcome = store_.WriteBatch(batch, options_.timeout);
+    outcome = store_.WriteBatch(batch, timeout);
   } catch (const std::exception& e) {
     // Transient, in doubt, permanent (disk full, a read-only server, no privilege) or a
     // bug below: the outcome is unknown; merge back and retry. Nothing leaves this thread.
@@ -459,7 +475,9 @@ ForceResult PersistenceCore::DrainUntil(std::map<CheckpointKey, std::int64_t> ta
       if (Satisfied(targets)) return ForceResult::kOk;
     }
     if (clock_.Now() >= deadline) return ForceResult::kTimeout;
-    const auto outcome = Flush(trigger, &only);
+    // The final drain must end by its deadline; a handover's drain keeps whole batches.
+    const auto outcome =
+        Flush(trigger, &only, trigger == Trigger::kShutdown ? std::optional(deadline) : std::nullopt);
     if (outcome == FlushOutcome::kSkippedOpen) return ForceResult::kCircuitOpen;
     if (outcome == FlushOutcome::kNothing) {
       bool in_flight = false;
@@ -500,41 +518,61 @@ ForceResult PersistenceCore::Revoke(const std::vector<CheckpointKey>& keys, std:
   return DrainUntil(std::move(targets), Trigger::kRevoke, clock_.Now() + timeout);
 }
 
-ShutdownReport PersistenceCore::Shutdown() {
+ShutdownReport PersistenceCore::Shutdown() { return Shutdown(clock_.Now() + options_.shutdown_timeout); }
+
+ShutdownReport PersistenceCore::Shutdown(Clock::Monotonic::time_point deadline) {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
-  StopLanes();
-  const auto deadline = clock_.Now() + options_.shutdown_timeout;
+  ShutdownReport report;
+  // Real time to wait: the clock may be a test's fake one.
+  const auto left = [&] { return std::max(deadline - clock_.Now(), Clock::Monotonic::duration::zero()); };
+  bool store_held = false;  // a thread left inside a transaction on the core's own store
+  if (!flusher_.JoinFor(left())) {
+    report.abandoned.push_back("persistence flusher");
+    store_held = true;
+  }
+  for (const auto& lane : StopLanesBy(deadline)) {
+    report.abandoned.push_back(lane.name);
+    store_held = store_held || lane.shared;
+  }
   std::map<CheckpointKey, std::int64_t> targets;
   {
     std::lock_guard lock(mu_);
     for (const auto& [k, p] : pending_) targets[k] = p.checkpoint.position;
   }
-  ShutdownReport report;
-  // Even with the breaker open the final drain tries: the breaker protects the database
-  // from a flood, and this is the last chance to save progress.
-  {
-    std::lock_guard lock(mu_);
-    breaker_.Reset();
-  }
-  while (DrainUntil(targets, Trigger::kShutdown, deadline) == ForceResult::kCircuitOpen &&
-         clock_.Now() < deadline) {
-    // The breaker opened during the drain: back off briefly and try again until the deadline.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::lock_guard lock(mu_);
-    breaker_.Reset();
+  // A thread left inside a transaction on the core's store holds it: a drain would wait
+  // behind it. A stuck lane of its own connection does not stop the drain.
+  if (!store_held) {
+    // Even with the breaker open the final drain tries: the breaker protects the database
+    // from a flood, and this is the last chance to save progress.
+    {
+      std::lock_guard lock(mu_);
+      breaker_.Reset();
+    }
+    while (DrainUntil(targets, Trigger::kShutdown, deadline) == ForceResult::kCircuitOpen &&
+           clock_.Now() < deadline) {
+      // The breaker opened during the drain: back off briefly and try again until the deadline.
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard lock(mu_);
+      breaker_.Reset();
+    }
   }
   std::lock_guard lock(mu_);
   shut_down_ = true;
-  report.drained = Satisfied(targets);
   for (const auto& [k, p] : pending_) report.unflushed.push_back(p.checkpoint);
+  for (const auto& [k, cp] : in_flight_) report.unflushed.push_back(cp);
+  report.drained = report.abandoned.empty() && Satisfied(targets) && report.unflushed.empty();
   for (auto& [k, t] : tickets_) t->Resolve(Durability::kAbandoned);
   tickets_.clear();
   return report;
+}
+
+std::int64_t PersistenceCore::Unflushed() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::int64_t>(pending_.size() + in_flight_.size());
 }
 
 std::vector<Checkpoint> PersistenceCore::ReadCheckpoints(const std::string& replica_set,

@@ -37,6 +37,7 @@
 #include <deque>
 #include <vector>
 
+#include "orchestrator/awaitable_thread.h"
 #include "orchestrator/checkpoint_store.h"
 #include "orchestrator/circuit_breaker.h"
 #include "orchestrator/clock.h"
@@ -124,7 +125,10 @@ std::string ToString(UnitResult r);
 
 struct ShutdownReport {
   bool drained = false;                     // everything pending became durable (or fenced)
-  std::vector<Checkpoint> unflushed;        // what stayed pending
+  std::vector<Checkpoint> unflushed;        // what stayed pending or in flight
+  // The core's threads still running at the deadline ("persistence flusher", "persistence
+  // unit lane"): blocked in a transaction the database does not answer. No drain ran then.
+  std::vector<std::string> abandoned;
 };
 
 // Optional hooks for metrics and logs; called outside the core's lock.
@@ -170,6 +174,14 @@ class PersistenceCore {
   // Stops the flusher, drains within SHUTDOWN_TIMEOUT, resolves remaining tickets as
   // kAbandoned and reports what stayed unflushed. Later submits are refused.
   ShutdownReport Shutdown();
+  // The same, ending by `deadline`: the flusher and the unit lane are awaited until then
+  // (a thread still inside a transaction at the deadline is left running and reported,
+  // and the drain is skipped: it would queue behind that transaction), and each drain
+  // batch is cut at the deadline. Returns by the deadline unless a store call ignores its
+  // timeout (a cancel the server never receives).
+  ShutdownReport Shutdown(Clock::Monotonic::time_point deadline);
+  // Checkpoints not known durable: pending or in flight.
+  std::int64_t Unflushed() const;
 
   // Commits a unit on `lane` (in submission order per lane, bounded in flight overall).
   std::future<UnitResult> SubmitUnit(TransactionalUnit unit, LaneId lane = kSharedLane);
@@ -213,10 +225,12 @@ class PersistenceCore {
     bool shared = false;  // the core's own store: commit between flushes (flush_mu_)
     std::deque<QueuedUnit> queue;  // mu_
     std::condition_variable cv;
-    std::thread thread;
+    AwaitableThread thread;
   };
 
-  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only);
+  // `not_after`: the batch's deadline is cut to it (the final drain).
+  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only,
+                     std::optional<Clock::Monotonic::time_point> not_after = std::nullopt);
   ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
                          Clock::Monotonic::time_point deadline);
   bool Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const;  // mu_ held
@@ -231,6 +245,12 @@ class PersistenceCore {
   void FlusherLoop(Clock::Monotonic::time_point first_tick);
   void UnitLoop(Lane& lane);
   void StopLanes();  // wakes and joins every lane thread (they drain their queues first)
+  struct AbandonedLane {
+    std::string name;
+    bool shared = false;  // it holds the core's own store
+  };
+  // Wakes every lane and awaits each until `deadline`; returns those still running.
+  std::vector<AbandonedLane> StopLanesBy(Clock::Monotonic::time_point deadline);
   // The pressure of the pending checkpoints now (mu_ held).
   PressureReading ReadPressure() const;
   // Asks the flusher for a flush of everything pending with `trigger` unless one is asked
@@ -276,7 +296,7 @@ class PersistenceCore {
   std::vector<std::unique_ptr<Lane>> lanes_;  // [kSharedLane] is the core's store; fixed after Start()
   int units_in_flight_ = 0;
 
-  std::thread flusher_;
+  AwaitableThread flusher_;
 };
 
 }  // namespace projd

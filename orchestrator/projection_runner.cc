@@ -54,18 +54,28 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
 void ProjectionRunner::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_.Start([this] { Run(); });
 }
 
 void ProjectionRunner::Stop() {
+  RequestStop();
+  thread_.Join();
+  SetState(RunnerState::kStopped);
+}
+
+void ProjectionRunner::RequestStop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
   mark_.changed.Notify();
-  if (thread_.joinable()) thread_.join();
+}
+
+bool ProjectionRunner::AwaitStop(std::chrono::nanoseconds timeout) {
+  if (!thread_.JoinFor(timeout)) return false;
   SetState(RunnerState::kStopped);
+  return true;
 }
 
 void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& taken) {

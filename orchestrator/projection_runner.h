@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "orchestrator/awaitable_thread.h"
 #include "orchestrator/batch_sink.h"
 #include "orchestrator/checkpoint.h"
 #include "orchestrator/clock.h"
@@ -103,6 +104,12 @@ class ProjectionRunner {
   void Start();
   // Stops the thread after the batch in flight.
   void Stop();
+  // Stop() in two halves, so that a worker stops every runner at once and waits for them
+  // with one deadline: RequestStop() returns at once; AwaitStop() waits up to `timeout`
+  // for the thread and returns false when it still runs (blocked in a read, a handler or
+  // a commit): it is then left running.
+  void RequestStop();
+  bool AwaitStop(std::chrono::nanoseconds timeout);
 
   const std::string& projection() const { return name_; }
   // Starts partitions from stamped checkpoints of this projection.
@@ -215,7 +222,7 @@ class ProjectionRunner {
    private:
     ProjectionRunner& runner_;
   };
-  std::thread thread_;
+  AwaitableThread thread_;
 };
 
 }  // namespace projd

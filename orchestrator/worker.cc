@@ -44,40 +44,107 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
 }
 
 Worker::~Worker() {
-  if (!shut_down_) {
-    stop_ = true;
-    coordinator_->Stop();
-    for (auto& r : runners_) r->Stop();
-    if (mark_thread_.joinable()) mark_thread_.join();
-    if (listen_thread_.joinable()) listen_thread_.join();
-  }
+  stop_ = true;
+  coordinator_->Stop();
+  for (auto& r : runners_) r->Stop();
+  mark_thread_.Join();
+  listen_thread_.Join();
 }
 
 void Worker::Start() {
   core_->Start();
-  mark_thread_ = std::thread([this] { Supervise("high-water-mark follower", [this] { FollowMark(); }); });
-  listen_thread_ = std::thread([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
+  mark_thread_.Start([this] { Supervise("high-water-mark follower", [this] { FollowMark(); }); });
+  listen_thread_.Start([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
   for (auto& r : runners_) r->Start();
   coordinator_->Start();
   logger_.Info("worker started", {{"replica_set", config_.replica_set}, {"worker_id", info_.worker_id},
                                   {"worker_name", info_.worker_name}, {"projections", std::to_string(runners_.size())}});
 }
 
-bool Worker::Shutdown() {
+ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
   shut_down_ = true;
   const auto started = clock_.Now();
-  coordinator_->Stop();                   // no more takes or heartbeats
-  for (auto& r : runners_) r->Stop();     // stop reading after the batch in flight
-  const auto report = core_->Shutdown();  // final drain within SHUTDOWN_TIMEOUT
-  coordinator_->Leave();                  // delete our row, form the next generation
-  stop_ = true;
-  if (mark_thread_.joinable()) mark_thread_.join();
-  if (listen_thread_.joinable()) listen_thread_.join();
+  // Time left until `until` on this worker's clock, as real time to wait.
+  const auto left = [this](Clock::Monotonic::time_point until) {
+    return std::max(until - clock_.Now(), Clock::Monotonic::duration::zero());
+  };
+  SetShutdown([](ShutdownState& s) { s.step = ShutdownStep::kStopping; });
+  // Everything that reads or coordinates stops at once and shares one deadline, so a thread
+  // blocked in a statement costs the drain nothing beyond plan.stop_by.
+  coordinator_->RequestStop();                // no more takes or heartbeats
+  for (auto& r : runners_) r->RequestStop();  // stop reading after the batch in flight
+  stop_ = true;                               // the mark follower and the generation listener
+  std::vector<std::string> abandoned;
+  const bool coordinator_stopped = coordinator_->AwaitStop(left(plan.stop_by));
+  if (!coordinator_stopped) abandoned.push_back("coordinator");
+  for (auto& r : runners_) {
+    if (!r->AwaitStop(left(plan.stop_by))) abandoned.push_back("runner " + r->projection());
+  }
+  if (!mark_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("mark follower");
+  if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
+  SetShutdown([&](ShutdownState& s) {
+    s.abandoned = abandoned;
+    s.step = ShutdownStep::kDraining;
+  });
+
+  const auto report = core_->Shutdown(plan.drain_by);  // the final drain
+  abandoned.insert(abandoned.end(), report.abandoned.begin(), report.abandoned.end());
+  SetShutdown([&](ShutdownState& s) {
+    s.abandoned = abandoned;
+    s.drained = report.drained;
+    s.unflushed = static_cast<std::int64_t>(report.unflushed.size());
+    s.step = ShutdownStep::kLeaving;
+  });
+
+  // Delete our row and form the next generation, so peers take our partitions at once.
+  bool deregistered = false;
+  if (coordinator_stopped) {
+    deregistered = coordinator_->Leave();
+  } else if (parts_.make_coordination) {
+    // The coordinator's own connection is busy in the statement its thread waits on.
+    try {
+      const auto store = parts_.make_coordination();
+      deregistered = coordinator_->LeaveVia(*store);
+    } catch (const std::exception& e) {
+      logger_.Warn("could not deregister; peers evict this worker after STALE_WORKER_TIMEOUT", {{"error", e.what()}});
+    }
+  } else {
+    logger_.Warn("not deregistering: the coordinator is still inside a statement; peers evict this worker after"
+                 " STALE_WORKER_TIMEOUT");
+  }
+  ShutdownState state;
+  SetShutdown([&](ShutdownState& s) {
+    s.deregistered = deregistered;
+    s.step = ShutdownStep::kStopped;
+    state = s;
+  });
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - started);
-  logger_.Info("worker stopped", {{"drained", report.drained ? "true" : "false"},
-                                  {"unflushed", std::to_string(report.unflushed.size())},
-                                  {"took_ms", std::to_string(took.count())}});
-  return report.drained;
+  auto fields = DescribeShutdown(state);
+  fields.push_back({"took_ms", std::to_string(took.count())});
+  fields.push_back({"exit_code", std::to_string(ExitCodeOf(state))});
+  if (ExitCodeOf(state) != 0) {
+    logger_.Warn("worker stopped incompletely", fields);
+  } else if (!state.abandoned.empty()) {
+    logger_.Warn("worker stopped; threads still inside calls were left behind", fields);
+  } else {
+    logger_.Info("worker stopped", fields);
+  }
+  return state;
+}
+
+ShutdownState Worker::ShutdownProgress() const {
+  ShutdownState s;
+  {
+    std::lock_guard lock(shutdown_mu_);
+    s = shutdown_;
+  }
+  if (s.step < ShutdownStep::kLeaving) s.unflushed = core_->Unflushed();
+  return s;
+}
+
+void Worker::SetShutdown(const std::function<void(ShutdownState&)>& change) {
+  std::lock_guard lock(shutdown_mu_);
+  change(shutdown_);
 }
 
 WorkerStatus Worker::Status() const {
@@ -92,6 +159,7 @@ WorkerStatus Worker::Status() const {
   s.high_water_mark_known = mark_.observed.load();
   s.high_water_mark = mark_.value.load();
   s.stopping = shut_down_.load();
+  for (const auto& m : parts_.listen_monitors) s.listeners.push_back(m->Status());
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;

@@ -14,9 +14,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "orchestrator/awaitable_thread.h"
 #include "orchestrator/batch_sink.h"
 #include "orchestrator/checkpoint_store.h"
 #include "orchestrator/clock.h"
@@ -26,11 +26,13 @@
 #include "orchestrator/dead_letter_store.h"
 #include "orchestrator/event_reader.h"
 #include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/listen_monitor.h"
 #include "orchestrator/logging.h"
 #include "orchestrator/partition_owner.h"
 #include "orchestrator/persistence_core.h"
 #include "orchestrator/persistence_durations.h"
 #include "orchestrator/position_source.h"
+#include "orchestrator/shutdown.h"
 #include "orchestrator/worker_status.h"
 #include "orchestrator/projection_runner.h"
 #include "orchestrator/published_mark.h"
@@ -42,6 +44,9 @@ using NotificationWait = std::function<bool(std::chrono::milliseconds)>;
 
 struct WorkerParts {
   std::unique_ptr<CoordinationStore> coordination;     // the coordinator's connection
+  // A store on a fresh connection, for deregistering when the coordinator's thread is
+  // still blocked in a statement at shutdown (optional).
+  std::function<std::unique_ptr<CoordinationStore>()> make_coordination;
   std::unique_ptr<CheckpointStore> stamp_store;        // the coordinator's (handover stamps)
   std::unique_ptr<CheckpointStore> checkpoint_store;   // the persistence core's
   // One per transactional projection: the connection of its unit lane (none: units share
@@ -53,6 +58,8 @@ struct WorkerParts {
   std::function<std::unique_ptr<EventReader>()> make_reader;  // one per runner
   std::function<std::unique_ptr<DeadLetterStore>()> make_dead_letters;  // one per runner
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
+  // The health of the LISTEN connections behind the two waits, for Status() (optional).
+  std::vector<std::shared_ptr<const ListenMonitor>> listen_monitors;
 };
 
 class Worker final : public PartitionOwner {
@@ -61,10 +68,17 @@ class Worker final : public PartitionOwner {
   ~Worker() override;
 
   void Start();
-  // Graceful stop (SIGTERM): stop reading, drain the persistence core within
-  // SHUTDOWN_TIMEOUT, delete this worker's row and form the next generation. Returns
-  // true when everything pending became durable.
-  bool Shutdown();
+  // Graceful stop (SIGTERM) along `plan` (shutdown.h): stop the coordinator, the runners,
+  // the mark follower and the generation listener, waiting for their threads until
+  // plan.stop_by; drain the persistence core until plan.drain_by; delete this worker's row
+  // and form the next generation. Returns how far it got; logs "worker stopped" with it.
+  // Returns by plan.deadline unless a database call ignores its timeouts; the caller
+  // enforces the deadline (cmd/stop_signals.h). When the result lists abandoned threads
+  // they still run: the process must end with std::_Exit, never destroy this Worker.
+  ShutdownState Shutdown(const ShutdownPlan& plan);
+  // How far a running Shutdown got, for the log line of a stop cut at its deadline.
+  // Thread-safe.
+  ShutdownState ShutdownProgress() const;
 
   WorkerStatus Status() const;
   // Operator action (POST /persistence/circuit-breaker/reset): closes the core's breaker.
@@ -96,12 +110,16 @@ class Worker final : public PartitionOwner {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<HighWaterMarkFollower> follower_;
 
+  void SetShutdown(const std::function<void(ShutdownState&)>& change);
+
   std::atomic<bool> stop_{false};
   mutable std::mutex mark_status_mu_;
   HighWaterMarkStatus mark_status_;
-  std::thread mark_thread_;
-  std::thread listen_thread_;
+  AwaitableThread mark_thread_;
+  AwaitableThread listen_thread_;
   std::atomic<bool> shut_down_{false};
+  mutable std::mutex shutdown_mu_;
+  ShutdownState shutdown_;
 };
 
 }  // namespace projd

@@ -15,6 +15,7 @@
 #include "orchestrator/coordinator.h"
 #include "orchestrator/high_water_mark_follower.h"
 #include "orchestrator/latency_histogram.h"
+#include "orchestrator/listen_monitor.h"
 #include "orchestrator/persistence_stats.h"
 #include "orchestrator/projection_runner.h"
 
@@ -34,6 +35,7 @@ struct WorkerStatus {
   bool high_water_mark_known = false;
   std::int64_t high_water_mark = 0;
   HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom, errors)
+  std::vector<ListenStatus> listeners;  // the LISTEN connections ("events", "generations")
   bool stopping = false;     // SIGTERM received: draining
 };
 

@@ -177,6 +177,17 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
   f.Counter("high_water_mark_errors_total", "Failed high-water-mark database calls (each retried).",
             static_cast<double>(s.mark.errors));
 
+  // LISTEN connections (wake-ups; polling covers their outages).
+  f.Declare("listen_connection_losses_total", "Outages of a LISTEN connection (lost, or never established).",
+            MetricType::Counter);
+  f.Declare("listen_connected", "1 while the LISTEN connection is established.", MetricType::Gauge);
+  for (const auto& l : s.listeners) {
+    const Labels labels{{"listener", l.listener}};
+    f.Counter("listen_connection_losses_total", "Outages of a LISTEN connection (lost, or never established).",
+              static_cast<double>(l.losses), labels);
+    f.Gauge("listen_connected", "1 while the LISTEN connection is established.", l.listening ? 1 : 0, labels);
+  }
+
   // Persistence core.
   const auto& ps = s.persistence;
   f.Gauge("persistence_pending", "Checkpoint keys waiting to be written.", static_cast<double>(ps.pending_count));

@@ -87,6 +87,11 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
                        {"database", h.database}, {"state", h.state}, {"application_name", h.application_name},
                        {"wait_event", h.wait_event}};
   }
+  nlohmann::json listeners = nlohmann::json::array();
+  for (const auto& l : s.listeners) {
+    listeners.push_back(
+        {{"listener", l.listener}, {"listening", l.listening}, {"losses", l.losses}, {"last_error", l.last_error}});
+  }
   const auto& k = c.counters;
   return {
       {"version", kVersion},
@@ -118,6 +123,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
           {"reconfigurations", k.reconfigurations}}}}},
       {"projections", projections},
       {"high_water_mark", mark},
+      {"listen", listeners},
       {"persistence", PersistenceStatsJson(s.persistence)},
       {"ready", ReadinessJson(CheckReadiness(s))},
   };

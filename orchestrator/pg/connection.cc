@@ -89,7 +89,21 @@ std::string ServerOptions(const ConnectionOptions& options) {
   if (!server_options.empty()) server_options += " ";
   server_options += "-c search_path=\"" + options.schema + "\"";
   for (const auto& [name, value] : options.settings) server_options += " -c " + name + "=" + value;
+  // A statement_timeout of the user's (in options=) is theirs to choose.
+  const auto user_options = ConnectionParameter(options.url, "options").value_or("");
+  if (options.timeouts.statement.count() > 0 && !SetsServerSetting(user_options, "statement_timeout")) {
+    server_options += " -c statement_timeout=" + std::to_string(options.timeouts.statement.count());
+  }
   return server_options;
+}
+
+std::string ConnInfo(const ConnectionOptions& options) {
+  std::string conninfo = WithConnectionParameter(options.url, "options", ServerOptions(options));
+  conninfo = WithConnectionParameter(conninfo, "application_name", options.application_name);
+  for (const auto& [name, value] : options.timeouts.LibpqParameters()) {
+    if (!ConnectionParameter(options.url, name)) conninfo = WithConnectionParameter(conninfo, name, value);
+  }
+  return conninfo;
 }
 
 std::unique_ptr<pqxx::connection> Connect(const ConnectionOptions& options) {
@@ -100,8 +114,7 @@ std::unique_ptr<pqxx::connection> Connect(const ConnectionOptions& options) {
     throw PermanentError("DATABASE_SCHEMA '" + options.schema + "' is not a plain identifier");
   }
   CheckParses(options.url);
-  std::string conninfo = WithConnectionParameter(options.url, "options", ServerOptions(options));
-  conninfo = WithConnectionParameter(conninfo, "application_name", options.application_name);
+  const std::string conninfo = ConnInfo(options);
   const std::string shown = MaskDatabaseUrl(options.url);
   try {
     return std::make_unique<pqxx::connection>(conninfo);

@@ -4,6 +4,8 @@
 
 #include <pqxx/pqxx>
 
+#include "orchestrator/database_url.h"
+
 namespace projd::pg {
 
 class NotificationCounter final : public pqxx::notification_receiver {
@@ -18,11 +20,11 @@ std::string EventNotifier::ChannelFor(const std::string& schema) {
   return ("projd_events_" + schema).substr(0, 63);
 }
 
-EventNotifier::EventNotifier(ConnectionOptions options)
-    : options_(std::move(options)), channel_(ChannelFor(options_.schema)) {}
+EventNotifier::EventNotifier(ConnectionOptions options, std::shared_ptr<ListenObserver> observer)
+    : options_(std::move(options)), channel_(ChannelFor(options_.schema)), observer_(std::move(observer)) {}
 
-EventNotifier::EventNotifier(ConnectionOptions options, std::string channel)
-    : options_(std::move(options)), channel_(std::move(channel)) {}
+EventNotifier::EventNotifier(ConnectionOptions options, std::string channel, std::shared_ptr<ListenObserver> observer)
+    : options_(std::move(options)), channel_(std::move(channel)), observer_(std::move(observer)) {}
 
 EventNotifier::~EventNotifier() {
   receiver_.reset();
@@ -38,7 +40,12 @@ bool EventNotifier::EnsureListening() {
   conn_->get_notifs();  // flushes the LISTEN
   listening_pid_ = conn_->backendpid();
   ++listens_;
+  if (observer_) observer_->Listening();
   return true;
+}
+
+void EventNotifier::ReportLost(const std::string& error) {
+  if (observer_) observer_->Lost(MaskSecrets(error, options_.url));
 }
 
 bool EventNotifier::Wait(std::chrono::milliseconds timeout) {
@@ -49,9 +56,14 @@ bool EventNotifier::Wait(std::chrono::milliseconds timeout) {
     const auto secs = static_cast<long>(timeout.count() / 1000);
     const auto usecs = static_cast<long>((timeout.count() % 1000) * 1000);
     conn_->await_notification(secs, usecs);
-    if (conn_->backendpid() != listening_pid_) return EnsureListening();
+    if (!conn_->is_open() || conn_->backendpid() != listening_pid_) {
+      // The session ended, or libpqxx replaced it silently: its LISTEN is gone.
+      ReportLost("the LISTEN session ended");
+      return EnsureListening();
+    }
     return receiver_->count != before;
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    ReportLost(e.what());
     // Outage: drop the session, sleep out the timeout, re-listen on the next call.
     receiver_.reset();
     conn_.reset();

@@ -4,13 +4,16 @@
 // libpqxx 6.4 can reconnect a connection silently, and a new session has lost its LISTEN.
 // Each Wait() compares the backend pid with the one that listened and re-listens after a
 // change (and after a broken connection), reporting a wake-up so the caller catches up on
-// whatever it may have missed. Not thread-safe: one owner thread.
+// whatever it may have missed. Outages (a failed connection, a replaced session) and the
+// re-LISTEN after them go to an optional ListenObserver, with the error text masked.
+// Not thread-safe: one owner thread.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 
+#include "orchestrator/listen_observer.h"
 #include "orchestrator/pg/connection.h"
 
 namespace projd::pg {
@@ -20,9 +23,9 @@ class NotificationCounter;
 class EventNotifier {
  public:
   // Listens on the events channel of options.schema.
-  explicit EventNotifier(ConnectionOptions options);
+  explicit EventNotifier(ConnectionOptions options, std::shared_ptr<ListenObserver> observer = nullptr);
   // Listens on another channel (e.g. PgCoordinationStore::Channel for generations).
-  EventNotifier(ConnectionOptions options, std::string channel);
+  EventNotifier(ConnectionOptions options, std::string channel, std::shared_ptr<ListenObserver> observer = nullptr);
   ~EventNotifier();
 
   // Blocks up to `timeout`. Returns true when a notification arrived or the listen was
@@ -36,9 +39,11 @@ class EventNotifier {
 
  private:
   bool EnsureListening();
+  void ReportLost(const std::string& error);
 
   ConnectionOptions options_;
   std::string channel_;
+  std::shared_ptr<ListenObserver> observer_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<NotificationCounter> receiver_;
   int listening_pid_ = 0;

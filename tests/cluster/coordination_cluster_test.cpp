@@ -108,6 +108,8 @@ TEST_CASE("SIGTERM: the worker drains, leaves and exits 0, its partitions move a
   // Well before the stale timeout could have evicted it: the leave formed the generation.
   CHECK(WaitFor([&] { return fleet.Settled(2); }, 1500ms));
   CHECK_THAT(fleet.Worker("w2").Log(), Catch::Contains("left the replica set"));
+  CHECK_THAT(fleet.Worker("w2").Log(), Catch::Contains("worker stopped step=stopped unfinished=none abandoned=none "
+                                                       "drained=true unflushed=0 deregistered=true"));
   load.Stop();
   RequireConsistent(fleet, 2);
 }

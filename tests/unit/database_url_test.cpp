@@ -201,3 +201,17 @@ TEST_CASE("only plain identifiers are accepted as schema names", "[database_url]
   CHECK_FALSE(IsValidSchemaName("a;drop"));
   CHECK_FALSE(IsValidSchemaName(std::string(64, 'a')));
 }
+
+TEST_CASE("a server setting in the user's options= is found in every form the server reads", "[database_url]") {
+  using projd::SetsServerSetting;
+  CHECK(SetsServerSetting("-c statement_timeout=5s", "statement_timeout"));
+  CHECK(SetsServerSetting("-cstatement_timeout=5s", "statement_timeout"));
+  CHECK(SetsServerSetting("--statement-timeout=5s", "statement_timeout"));
+  CHECK(SetsServerSetting("-c search_path=x   -c Statement_Timeout=0", "statement_timeout"));
+  CHECK(SetsServerSetting("-c application_name=a\\ b -c statement_timeout=1", "statement_timeout"));
+  CHECK_FALSE(SetsServerSetting("", "statement_timeout"));
+  CHECK_FALSE(SetsServerSetting("-c lock_timeout=5s", "statement_timeout"));
+  CHECK_FALSE(SetsServerSetting("-c statement_timeout_x=5", "statement_timeout"));
+  // An escaped space keeps the value in one switch: no statement_timeout is set here.
+  CHECK_FALSE(SetsServerSetting("-c application_name=a\\ -c\\ statement_timeout=1", "statement_timeout"));
+}

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -330,6 +332,77 @@ TEST_CASE("shutdown drains and reports what stayed unflushed", "[persistence][sh
     CHECK(report.unflushed[0].position == 5);
     CHECK(t->state() == Durability::kAbandoned);
   }
+}
+
+// A store whose writes block until released: a database that takes a statement and never
+// answers (the client-side cancel never arrives either).
+class BlockingStore final : public projd::CheckpointStore {
+ public:
+  projd::WriteOutcome WriteBatch(std::span<const Checkpoint>, std::chrono::milliseconds) override {
+    std::unique_lock lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return released_; });
+    throw projd::InDoubtError("blocked write released");
+  }
+  projd::UnitOutcome CommitUnit(const projd::TransactionalUnit&, std::chrono::milliseconds) override {
+    return projd::UnitOutcome::kCommitted;
+  }
+  projd::StampResult Stamp(const std::string&, const std::vector<std::string>&, const std::vector<int>&, std::int64_t,
+                           const std::string&) override {
+    return {};
+  }
+  std::vector<Checkpoint> Read(const std::string&, const std::string&) override { return {}; }
+  bool WaitEntered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return entered_ > 0; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool released_ = false;
+};
+
+TEST_CASE("shutdown ends by its deadline when the flusher is stuck in a write, reporting it abandoned",
+          "[persistence][shutdown]") {
+  projd::SystemClock clock;
+  BlockingStore store;
+  auto o = Options();
+  o.max_batch_size = 1;  // one submit is a size trigger: the flusher writes at once
+  PersistenceCore core(store, clock, o);
+  core.Start();
+  core.Submit(Cp(1, 5));
+  REQUIRE(store.WaitEntered());
+  core.Submit(Cp(2, 7));
+  const auto report = core.Shutdown(clock.Now() + 200ms);
+  CHECK_FALSE(report.drained);
+  CHECK(report.abandoned == std::vector<std::string>{"persistence flusher"});
+  CHECK(report.unflushed.size() == 2);  // the one in flight and the one behind it
+  CHECK(core.Unflushed() == 2);
+  store.Release();  // lets the destructor join the flusher
+}
+
+TEST_CASE("the final drain cuts its batches at the shutdown deadline", "[persistence][shutdown]") {
+  Fixture f;
+  auto o = Options();
+  o.timeout = 1s;
+  o.breaker_threshold = 1000;
+  PersistenceCore core(f.store, f.clock, o);
+  core.Submit(Cp(1, 5));
+  f.store.Script({Behaviour::kHang});  // advances the fake clock by the timeout it was given
+  const auto start = f.clock.Now();
+  const auto report = core.Shutdown(start + 300ms);
+  CHECK(f.clock.Now() - start == 300ms);  // not the 1 s of PERSISTENCE_TIMEOUT
+  CHECK_FALSE(report.drained);
+  CHECK(report.abandoned.empty());
+  CHECK(report.unflushed.size() == 1);
 }
 
 TEST_CASE("transactional units commit in order on the lane and report fencing", "[persistence][units]") {

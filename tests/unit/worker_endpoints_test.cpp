@@ -42,6 +42,7 @@ WorkerStatus Sample() {
   s.runners.push_back(r);
   s.persistence.flushes["interval/success"] = 5;
   s.persistence_durations["interval"] = {};
+  s.listeners = {{"events", true, 0, ""}, {"generations", false, 2, "connection refused"}};
   return s;
 }
 
@@ -188,7 +189,8 @@ TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http
         "projd_persistence_pending", "projd_persistence_oldest_pending_age_seconds",
         "projd_persistence_flush_duration_seconds", "projd_persistence_flushes_total",
         "projd_persistence_circuit_breaker_state", "projd_persistence_circuit_breaker_trips_total", "projd_build_info",
-        "projd_http_connections_open", "projd_http_connections_evicted_total"}) {
+        "projd_http_connections_open", "projd_http_connections_evicted_total", "projd_listen_connection_losses_total",
+        "projd_listen_connected"}) {
     INFO(family);
     CHECK_THAT(text, Catch::Contains(std::string("# TYPE ") + family + " "));
   }

@@ -530,6 +530,7 @@ ShutdownReport PersistenceCore::Shutdown(Clock::Monotonic::time_point deadline) 
   // Real time to wait: the clock may be a test's fake one.
   const auto left = [&] { return std::max(deadline - clock_.Now(), Clock::Monotonic::duration::zero()); };
   bool store_held = false;  // a thread left inside a transaction on the core's own store
+  for (auto& lane : lanes_) lane->cv.notify_all();  // idle lanes end while the flusher is awaited
   if (!flusher_.JoinFor(left())) {
     report.abandoned.push_back("persistence flusher");
     store_held = true;

@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "tests/support/http_client.h"
 #include "tests/support/tcp_proxy.h"
@@ -51,7 +52,9 @@ std::string ThroughProxy(const std::string& url, int proxy_port) {
 }
 
 // A worker on `proxy` that has processed every seeded event and holds async checkpoints
-// not yet written (PERSISTENCE_INTERVAL is long): the stop has something to drain.
+// it cannot write: the test holds an EXCLUSIVE lock on projd_checkpoints (reads go on,
+// every checkpoint write waits and is cut at PERSISTENCE_TIMEOUT), so the stop has
+// something to drain whatever the persistence triggers do.
 struct ProxiedWorker {
   WorkerFleet fleet{{{"SHUTDOWN_TIMEOUT", "3s"},
                      {"STALE_WORKER_TIMEOUT", "20s"},
@@ -59,6 +62,8 @@ struct ProxiedWorker {
                      {"PERSISTENCE_TIMEOUT", "500ms"}}};
   TcpProxy proxy{LibpqValue(fleet.db().url(), "host"), std::stoi(LibpqValue(fleet.db().url(), "port"))};
   int http_port = 0;
+  std::unique_ptr<pqxx::connection> blocker = fleet.db().Connect();
+  std::unique_ptr<pqxx::work> checkpoints_locked;
 
   ProxiedWorker() {
     const auto url = ThroughProxy(fleet.db().url(), proxy.port());
@@ -67,18 +72,24 @@ struct ProxiedWorker {
     fleet.Start("w1", {{"DATABASE_URL", url}});
     http_port = fleet.HttpPort("w1");
     REQUIRE(http_port > 0);
-    REQUIRE(WaitFor([&] { return fleet.Settled(1); }, 20s));
+    REQUIRE(WaitFor([&] { return fleet.Settled(1) && fleet.CaughtUp("noop"); }, 20s));
+    checkpoints_locked = std::make_unique<pqxx::work>(*blocker);
+    checkpoints_locked->exec0("LOCK TABLE projd_checkpoints IN EXCLUSIVE MODE");
+    fleet.Seed(200, 40, "t");
     const auto noop_done_with_pending = [&] {
       const auto status = HttpCall(http_port, "GET", "/status");
       if (status.status != 200) return false;
       const auto j = nlohmann::json::parse(status.body);
       for (const auto& p : j["projections"]) {
-        if (p["name"] == "noop" && p["events_processed"].get<int>() < 600) return false;
+        if (p["name"] == "noop" && p["events_processed"].get<int>() < 800) return false;
       }
       return j["persistence"]["pending_count"].get<int>() > 0;
     };
     REQUIRE(WaitFor(noop_done_with_pending, 20s));
     CHECK(proxy.connections() >= 5);  // coordinator, persistence, mark, listeners, readers...
+  }
+  ~ProxiedWorker() {
+    if (checkpoints_locked) checkpoints_locked->abort();
   }
 
   bool Registered() {

@@ -60,9 +60,11 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
     return std::make_unique<pg::PgCoordinationStore>(options);
   };
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
-  parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"));
+  parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"), c.persistence_timeout);
   const auto unit_options = Db(c, "units");
-  parts.make_unit_store = [unit_options] { return std::make_unique<pg::PgCheckpointStore>(unit_options); };
+  parts.make_unit_store = [unit_options, timeout = c.persistence_timeout] {
+    return std::make_unique<pg::PgCheckpointStore>(unit_options, timeout);
+  };
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
   auto events_health = std::make_shared<ListenMonitor>("events", clock, logger.Child("listen"));
   auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"), events_health);

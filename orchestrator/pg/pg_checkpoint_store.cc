@@ -97,9 +97,13 @@ class CancelWatchdog {
   std::thread thread_;
 };
 
-void SetDeadline(pqxx::work& tx, std::chrono::milliseconds timeout) {
-  // A server-side backstop a little after the client-side cancel.
-  tx.exec0("SET LOCAL statement_timeout = " + std::to_string(timeout.count() + 100));
+constexpr std::chrono::milliseconds kBackstopAfterCancel{100};
+
+// A server-side backstop a little after the client-side cancel, unless the session's own
+// statement_timeout (set at connect) already is one for `timeout`.
+void SetDeadline(pqxx::work& tx, std::chrono::milliseconds timeout, std::chrono::milliseconds session_deadline) {
+  if (session_deadline.count() > 0 && timeout >= session_deadline) return;
+  tx.exec0("SET LOCAL statement_timeout = " + std::to_string((timeout + kBackstopAfterCancel).count()));
 }
 
 struct KeyArrays {
@@ -139,6 +143,13 @@ std::vector<CheckpointKey> WriteFenced(pqxx::work& tx, std::span<const Checkpoin
 }  // namespace
 
 PgCheckpointStore::PgCheckpointStore(ConnectionOptions options) : options_(std::move(options)) {}
+
+PgCheckpointStore::PgCheckpointStore(ConnectionOptions options, std::chrono::milliseconds usual_timeout)
+    : options_(std::move(options)), session_deadline_(usual_timeout) {
+  // Appended last: it wins over any statement_timeout of the URL for this session, as the
+  // SET LOCAL it replaces did.
+  options_.settings.emplace_back("statement_timeout", std::to_string((usual_timeout + kBackstopAfterCancel).count()));
+}
 PgCheckpointStore::~PgCheckpointStore() = default;
 
 pqxx::connection& PgCheckpointStore::Conn() {
@@ -153,7 +164,7 @@ WriteOutcome PgCheckpointStore::WriteBatch(std::span<const Checkpoint> batch, st
   CancelWatchdog watchdog(conn, timeout);
   try {
     pqxx::work tx(conn);
-    SetDeadline(tx, timeout);
+    SetDeadline(tx, timeout, session_deadline_);
     out.fenced = WriteFenced(tx, batch);
     tx.commit();
     watchdog.Done();
@@ -171,7 +182,7 @@ UnitOutcome PgCheckpointStore::CommitUnit(const TransactionalUnit& unit, std::ch
   CancelWatchdog watchdog(conn, timeout);
   try {
     pqxx::work tx(conn);
-    SetDeadline(tx, timeout);
+    SetDeadline(tx, timeout, session_deadline_);
     const auto a = Arrays(unit.checkpoints);
     std::vector<std::optional<StoredPosition>> rows;
     {

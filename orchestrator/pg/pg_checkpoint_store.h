@@ -19,6 +19,11 @@ namespace projd::pg {
 class PgCheckpointStore final : public CheckpointStore {
  public:
   explicit PgCheckpointStore(ConnectionOptions options);
+  // A store whose transactions normally get `usual_timeout` (PERSISTENCE_TIMEOUT): the
+  // server-side backstop (statement_timeout, a little after the client's cancel) is then a
+  // setting of the session, instead of a SET LOCAL round trip in every transaction; a call
+  // with a shorter timeout (the final drain) still sets its own.
+  PgCheckpointStore(ConnectionOptions options, std::chrono::milliseconds usual_timeout);
   ~PgCheckpointStore() override;
 
   WriteOutcome WriteBatch(std::span<const Checkpoint> batch, std::chrono::milliseconds timeout) override;
@@ -41,6 +46,7 @@ class PgCheckpointStore final : public CheckpointStore {
   pqxx::connection& Conn();
 
   ConnectionOptions options_;
+  std::chrono::milliseconds session_deadline_{0};  // the session's statement_timeout backstop covers this
   std::unique_ptr<pqxx::connection> conn_;
 };
 

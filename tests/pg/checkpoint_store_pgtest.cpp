@@ -212,3 +212,26 @@ TEST_CASE("a rebuild resets positions to 0 and the next owner learns how far the
   coordination.RebuildProjection("rs", "proj", [](pqxx::work&) {});
   CHECK(store.Stamp("rs", {"proj"}, {0}, 5, "new-owner").taken.at(0).replay_until == 10);
 }
+
+TEST_CASE("a store with a usual timeout keeps the server-side backstop in its session, a shorter call sets its own",
+          "[pg][checkpoints][units]") {
+  PgTestSchema db;
+  PgCheckpointStore store(db.options(), 2s);
+  std::string seen;
+  const auto show = [&](projd::TransactionHandle& h) {
+    seen = projd::pg::Work(h).exec1("SHOW statement_timeout")[0].as<std::string>();
+  };
+  CHECK(store.CommitUnit({{Cp(3, 50, 1)}, {}, show}, 2s) == projd::UnitOutcome::kCommitted);
+  CHECK(seen == "2100ms");  // the session's, no SET LOCAL round trip
+  CHECK(store.CommitUnit({{Cp(3, 60, 1)}, {}, show}, 300ms) == projd::UnitOutcome::kCommitted);
+  CHECK(seen == "400ms");  // a shorter deadline (the final drain) sets its own
+
+  // Still cut at the deadline when a lock holds it.
+  auto blocker = db.Connect();
+  pqxx::work hold(*blocker);
+  hold.exec("SELECT * FROM projd_checkpoints FOR UPDATE");
+  const Checkpoint cp[] = {Cp(3, 70, 1)};
+  CHECK_THROWS_AS(store.WriteBatch(cp, 2s), projd::InDoubtError);
+  hold.abort();
+  CHECK(store.WriteBatch(cp, 2s).fenced.empty());
+}

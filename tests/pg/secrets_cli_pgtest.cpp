@@ -16,37 +16,18 @@
 #include "orchestrator/embedded_postgres.h"
 #include "orchestrator/pg/connection.h"
 #include "tests/support/pg_test_schema.h"
+#include "tests/support/connection_strings.h"
 #include "tests/support/process.h"
 
 using projd::testing::RunProcess;
 
+using projd::testing::KeywordQuoted;
+using projd::testing::PercentEncodeAll;
 namespace {
 
 // Every piece that would show a leak: the password's distinctive parts, raw and encoded.
 const std::string kPassword = "Sup3r?S@c#r%zz \"q\" 'x' Qend";
 const std::vector<std::string> kLeaks = {"Sup3r", "S@c#r", "%zz", "Qend", "S%40c", "%23r"};
-
-std::string PercentEncode(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
-
-std::string KeywordQuoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "'";
-}
 
 // The server with role pwtest (superuser, scram password) that must log in with it.
 class PasswordServer {
@@ -94,10 +75,10 @@ TEST_CASE("projd never prints the database password, connecting or not", "[pg][c
     bool connects;
   };
   const std::vector<Form> forms = {
-      {"URI, encoded", "postgresql://pwtest:" + PercentEncode(kPassword) + "@" + host + "/projd?sslmode=disable", true},
-      {"URI, wrong password", "postgresql://pwtest:" + PercentEncode(wrong) + "@" + host + "/projd?sslmode=disable", false},
-      {"multi-host URI", "postgresql://pwtest:" + PercentEncode(kPassword) + "@127.0.0.1:1," + host + "/projd?sslmode=disable&connect_timeout=5", true},
-      {"URI, password in the query", "postgresql://pwtest@" + host + "/projd?sslmode=disable&password=" + PercentEncode(kPassword), true},
+      {"URI, encoded", "postgresql://pwtest:" + PercentEncodeAll(kPassword) + "@" + host + "/projd?sslmode=disable", true},
+      {"URI, wrong password", "postgresql://pwtest:" + PercentEncodeAll(wrong) + "@" + host + "/projd?sslmode=disable", false},
+      {"multi-host URI", "postgresql://pwtest:" + PercentEncodeAll(kPassword) + "@127.0.0.1:1," + host + "/projd?sslmode=disable&connect_timeout=5", true},
+      {"URI, password in the query", "postgresql://pwtest@" + host + "/projd?sslmode=disable&password=" + PercentEncodeAll(kPassword), true},
       {"URI, raw ? and # (libpq reads to the first @)", "postgresql://pwtest:Sup3r?Sec#Qend@" + host + "/projd?sslmode=disable", false},
       {"URI, raw bad percent-escape", "postgresql://pwtest:Sup3r%zzSecretQend@" + host + "/projd?sslmode=disable", false},
       {"URI, raw password with spaces and quotes", "postgresql://pwtest:" + kPassword + "@" + host + "/projd", false},

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "orchestrator/database_url.h"
+#include "tests/support/connection_strings.h"
 
 using projd::ConnectionParameter;
 using projd::IsValidSchemaName;
@@ -13,30 +14,9 @@ using projd::MaskSecrets;
 using projd::PasswordsIn;
 using projd::WithConnectionParameter;
 
+using projd::testing::KeywordQuoted;
+using projd::testing::PercentEncodeAll;
 namespace {
-
-std::string PercentEncodeAll(const std::string& s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
-
-// A keyword-string value: quoted, with ' and \ escaped.
-std::string Quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out.push_back('\\');
-    out.push_back(c);
-  }
-  return out + "'";
-}
 
 // Texts in which a connection string or its password shows up: the URL itself, inside
 // prose, inside double quotes as libpq quotes what it refuses, and libpq's echo of a bad
@@ -140,8 +120,8 @@ TEST_CASE("masking holds for generated passwords in every form libpq accepts", "
         "postgresql://projd:" + PercentEncodeAll(password) + "@db.example:5432/app?sslmode=disable",
         "postgres://projd:" + PercentEncodeAll(password) + "@h1,h2:5433/app",
         "postgresql://db/app?sslmode=require&password=" + PercentEncodeAll(password) + "&x=1",
-        "host=db user=projd password=" + Quoted(password) + " dbname=app",
-        "password = " + Quoted(password),
+        "host=db user=projd password=" + KeywordQuoted(password) + " dbname=app",
+        "password = " + KeywordQuoted(password),
     };
     if (raw_ok) urls.push_back("postgresql://projd:" + password + "@db/app?sslmode=disable");
     // What is not secret stays readable.

@@ -45,7 +45,10 @@ void HighWaterMarkFollower::LoadStoredMark() {
 
 void HighWaterMarkFollower::ObserveUntilStable() {
   int proof_rounds = 0;
+  // Far behind is possible at the first round and after a full window: try the barrier.
+  bool behind = !observed_ || barrier_.pending();
   while (true) {
+    if (behind) TryBarrier();
     const std::int64_t before = hwm_.mark();
     const auto with = hwm_.NeedsWriters(clock_.Now()) ? WithWriters::kYes : WithWriters::kNo;
     const auto obs = source_.Observe(before, window_, with);
@@ -56,10 +59,26 @@ void HighWaterMarkFollower::ObserveUntilStable() {
       continue;
     }
     hwm_.Observe(obs, clock_.Now());
+    observed_ = true;
     // Some gap's writers all ended: a snapshot taken from now on decides it.
     if (hwm_.ProofDue() && ++proof_rounds <= kMaxProofRounds) continue;
     // Another window only when this one was full and H reached its end.
     if (hwm_.mark() < before + window_ || obs.upper < before + window_) return;
+    behind = true;
+  }
+}
+
+void HighWaterMarkFollower::TryBarrier() {
+  if (barrier_.pending() && barrier_.last() <= hwm_.mark()) barrier_.Reset();  // passed on its own
+  if (!barrier_.pending()) {
+    const auto last = source_.ReadLastPosition();
+    // Worth it only beyond one window; a standby's sequence says nothing about the primary.
+    if (last.in_recovery || last.history != history_ || last.position - hwm_.mark() <= window_) return;
+    barrier_.Begin(last);
+  }
+  if (const auto raise_to = barrier_.Apply(source_.ReadWriters())) {
+    hwm_.Raise(*raise_to);
+    ++barrier_raises_;
   }
 }
 
@@ -69,6 +88,7 @@ void HighWaterMarkFollower::StartNewHistory(const std::string& history) {
   // stored mark if any.
   ++history_changes_;
   hwm_ = HighWaterMark(start_, grace_);
+  barrier_.Reset();
   stored_mark_ = 0;
   may_store_ = false;
   history_ = history;
@@ -77,7 +97,7 @@ void HighWaterMarkFollower::StartNewHistory(const std::string& history) {
 
 void HighWaterMarkFollower::StoreIfDue() {
   if (!may_store_ || history_.empty() || hwm_.mark() <= stored_mark_) return;
-  const bool proved = hwm_.passed_proven() > stored_passed_proven_;
+  const bool proved = hwm_.passed_proven() > stored_passed_proven_ || barrier_raises_ > stored_barrier_raises_;
   if (!proved && clock_.Now() - stored_at_ < kStoreEvery) return;
   try {
     source_.SaveProvenMark(hwm_.mark(), history_);
@@ -89,6 +109,7 @@ void HighWaterMarkFollower::StoreIfDue() {
   }
   stored_mark_ = hwm_.mark();
   stored_passed_proven_ = hwm_.passed_proven();
+  stored_barrier_raises_ = barrier_raises_;
   stored_at_ = clock_.Now();
 }
 
@@ -106,6 +127,7 @@ HighWaterMarkStatus HighWaterMarkFollower::Status() {
   s.errors = errors_;
   s.stored_mark = stored_mark_;
   s.history_changes = history_changes_;
+  s.barrier_raises = barrier_raises_;
   if (const auto gap = hwm_.blocking_gap(); gap && gap->writers && !gap->writers_ended) {
     s.held = true;
     try {

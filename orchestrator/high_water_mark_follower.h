@@ -1,13 +1,15 @@
 // HighWaterMarkFollower: keeps the high-water mark H current from a PositionSource.
 //
-// Advance() observes window after window until H stops moving (catching up a long stream
-// takes several windows), asking for the write-lock holders only while a gap older than
-// GAP_GRACE awaits its proof, and observing again at once when a gap's writers have all
-// ended. The first Advance() starts H at the proven mark stored by any process (when that
-// is above `start`), and H is stored again as it moves on, so a restart neither re-proves
-// history nor waits on live transactions for old gaps. A follower started above the stored
-// mark (`projd read --from N`) never stores: its start was not proven; nor does one whose
-// store was refused for good (a role without write access, a read-only server).
+// Advance() observes window after window until H stops moving, asking for the write-lock
+// holders only while a gap older than GAP_GRACE awaits its proof, and observing again at
+// once when a gap's writers have all ended. A backlog of more than one window (at the first
+// round, or after a full window) is proven at once by a BacklogBarrier instead, as soon as
+// every writer of events that held its lock when the barrier began has ended. The first
+// Advance() starts H at the proven mark stored by any process (when that is above
+// `start`), and H is stored again as it moves on, so a restart neither re-proves history
+// nor waits on live transactions for old gaps. A follower started above the stored mark
+// (`projd read --from N`) never stores: its start was not proven; nor does one whose store
+// was refused for good (a role without write access, a read-only server).
 //
 // When the events table is emptied or rewritten under it (TRUNCATE, RESTART IDENTITY: the
 // observation's history changes), it starts over from `start` and the new history's stored
@@ -25,6 +27,7 @@
 #include <optional>
 #include <string>
 
+#include "orchestrator/backlog_barrier.h"
 #include "orchestrator/clock.h"
 #include "orchestrator/high_water_mark.h"
 #include "orchestrator/position_source.h"
@@ -43,6 +46,7 @@ struct HighWaterMarkStatus {
   std::optional<HoldingTransaction> held_by;
   std::int64_t stored_mark = 0;  // the proven mark last read from or written to the database
   std::int64_t history_changes = 0;  // times the events table was emptied or rewritten under it
+  std::int64_t barrier_raises = 0;   // backlogs proven at once (BacklogBarrier)
 };
 
 class HighWaterMarkFollower {
@@ -72,6 +76,7 @@ class HighWaterMarkFollower {
   void LoadStoredMark();
   void StartNewHistory(const std::string& history);
   void ObserveUntilStable();
+  void TryBarrier();
   void StoreIfDue();
   bool Failed(const std::exception& e);
 
@@ -90,6 +95,10 @@ class HighWaterMarkFollower {
   Clock::Monotonic::time_point stored_at_{};
   std::string history_;  // the events history H belongs to
   std::int64_t history_changes_ = 0;
+  BacklogBarrier barrier_;
+  bool observed_ = false;  // some window was observed
+  std::int64_t barrier_raises_ = 0;
+  std::int64_t stored_barrier_raises_ = 0;
 };
 
 }  // namespace projd

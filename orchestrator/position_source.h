@@ -25,6 +25,19 @@ struct HoldingTransaction {
 
 enum class WithWriters { kNo, kYes };
 
+// The position sequence's last handed-out value, read by one statement.
+struct LastPosition {
+  std::int64_t position = 0;
+  std::string history;       // the events history current when it was read
+  bool in_recovery = false;  // a hot standby: its sequence says nothing about the primary
+};
+
+// The transactions holding a granted write lock on events, read by one statement.
+struct WriterCensus {
+  std::vector<WriteLockHolder> holders;
+  std::string history;  // the events history current when they were read
+};
+
 // A proven mark as stored, with the history it was proven for.
 struct StoredMark {
   std::int64_t mark = 0;
@@ -38,6 +51,10 @@ class PositionSource {
   // kYes it also reads the write-lock holders on events (after its snapshot).
   // Throws TransientError when the database is unavailable.
   virtual PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) = 0;
+  // For the backlog barrier (orchestrator/backlog_barrier.h): the sequence's last value,
+  // and, by a later statement, the current write-lock holders on events.
+  virtual LastPosition ReadLastPosition() = 0;
+  virtual WriterCensus ReadWriters() = 0;
   // The oldest of `writers` that still holds its write lock, if any (for /status).
   virtual std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) = 0;
   // The highest mark any process proved for the current history of this events table

@@ -80,6 +80,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"errors", s.mark.errors},
       {"stored_mark", s.mark.stored_mark},
       {"history_changes", s.mark.history_changes},
+      {"barrier_raises", s.mark.barrier_raises},
   };
   if (s.mark.held_by) {
     const auto& h = *s.mark.held_by;

@@ -79,6 +79,14 @@ constexpr const char* kSaveMarkTemplate =
     " ON CONFLICT (events_relid) DO UPDATE SET mark = excluded.mark, history = excluded.history, proven_at = now()"
     " WHERE m.mark < excluded.mark OR m.history <> excluded.history";
 
+// The backlog barrier's two statements: the sequence's last value (S1), and, later, the
+// write-lock holders (the census), each with the history it belongs to.
+constexpr const char* kLastPositionTemplate =
+    "SELECT " PROJD_SEQ_LAST ", " PROJD_HISTORY ", pg_is_in_recovery()";
+constexpr const char* kWritersTemplate =
+    "SELECT coalesce(string_agg(DISTINCT l.virtualtransaction ||"
+    " CASE WHEN l.pid IS NULL THEN ':p' ELSE '' END, ','), ''), " PROJD_HISTORY PROJD_WRITE_LOCKS;
+
 #undef PROJD_OBSERVE
 #undef PROJD_WRITE_LOCKS
 #undef PROJD_SEQ_LAST
@@ -141,6 +149,8 @@ PgPositionSource::PgPositionSource(ConnectionOptions options) : options_(std::mo
     }
     observe_sql_ = WithSequence(kObserveTemplate, name);
     observe_with_writers_sql_ = WithSequence(kObserveWithWritersTemplate, name);
+    last_position_sql_ = WithSequence(kLastPositionTemplate, name);
+    writers_sql_ = WithSequence(kWritersTemplate, name);
     load_mark_sql_ = WithSequence(kLoadMarkTemplate, name);
     save_mark_sql_ = WithSequence(kSaveMarkTemplate, name);
   });
@@ -174,6 +184,22 @@ PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t wi
     conn_.reset();
     Rethrow("observe positions");
   }
+}
+
+LastPosition PgPositionSource::ReadLastPosition() {
+  return Translate("read the last position", [&] {
+    pqxx::read_transaction tx(Conn());
+    const auto r = tx.exec1(last_position_sql_);
+    return LastPosition{r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<bool>()};
+  });
+}
+
+WriterCensus PgPositionSource::ReadWriters() {
+  return Translate("read the writers of events", [&] {
+    pqxx::read_transaction tx(Conn());
+    const auto r = tx.exec1(writers_sql_);
+    return WriterCensus{ParseHolders(r[0].as<std::string>()), r[1].as<std::string>()};
+  });
 }
 
 std::optional<HoldingTransaction> PgPositionSource::OldestWriter(const std::vector<WriteLockHolder>& writers) {

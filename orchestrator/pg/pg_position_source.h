@@ -21,6 +21,8 @@ class PgPositionSource final : public PositionSource {
   ~PgPositionSource() override;
 
   PositionObservation Observe(std::int64_t mark, std::int64_t window, WithWriters writers) override;
+  LastPosition ReadLastPosition() override;
+  WriterCensus ReadWriters() override;
   std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override;
   StoredMark LoadProvenMark() override;
   void SaveProvenMark(std::int64_t mark, const std::string& history) override;
@@ -32,6 +34,8 @@ class PgPositionSource final : public PositionSource {
   std::unique_ptr<pqxx::connection> conn_;
   std::string observe_sql_;
   std::string observe_with_writers_sql_;
+  std::string last_position_sql_;
+  std::string writers_sql_;
   std::string load_mark_sql_;
   std::string save_mark_sql_;
 };

@@ -72,11 +72,14 @@ struct Delivery {
 };
 
 // A gap-safe follower of the given partitions.
+// A window of a few positions makes almost every round a backlog: the backlog barrier
+// (orchestrator/backlog_barrier.h) runs against the same writers.
 void GapSafeReader(const PgTestSchema& db, std::set<int> partitions, std::atomic<bool>& writers_done,
-                   std::int64_t& final_max, std::mutex& m, Delivery& out) {
+                   std::int64_t& final_max, std::mutex& m, Delivery& out,
+                   std::int64_t window = projd::HighWaterMarkFollower::kDefaultWindow) {
   projd::SystemClock clock;
   projd::pg::PgPositionSource source(db.options());
-  projd::HighWaterMarkFollower follower(source, clock, 300ms);
+  projd::HighWaterMarkFollower follower(source, clock, 300ms, 0, window);
   projd::pg::PgEventReader reader(db.options());
   projd::ReadRequest req;
   req.partition_count = kPartitions;
@@ -140,13 +143,15 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
   std::atomic<int> rollbacks{0}, held{0};
   std::mutex m;
   std::int64_t final_max = std::numeric_limits<std::int64_t>::max();
-  Delivery follower, even, odd, naive;
+  Delivery follower, even, odd, naive, barrier;
 
   std::vector<std::thread> threads;
   threads.emplace_back([&] { GapSafeReader(db, {0, 1, 2, 3, 4, 5, 6, 7}, writers_done, final_max, m, follower); });
   threads.emplace_back([&] { GapSafeReader(db, {0, 2, 4, 6}, writers_done, final_max, m, even); });
   threads.emplace_back([&] { GapSafeReader(db, {1, 3, 5, 7}, writers_done, final_max, m, odd); });
   threads.emplace_back([&] { NaiveReader(db, writers_done, final_max, m, naive); });
+  threads.emplace_back(
+      [&] { GapSafeReader(db, {0, 1, 2, 3, 4, 5, 6, 7}, writers_done, final_max, m, barrier, /*window=*/2); });
   std::vector<std::thread> writers;
   for (int w = 0; w < 5; ++w) writers.emplace_back([&, w] { Writer(db, 1000 + w, 80, rollbacks, held); });
   for (auto& t : writers) t.join();
@@ -174,6 +179,12 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
     CheckOrderedAndStrictlyIncreasing(follower);
     CHECK(std::set<std::int64_t>(follower.positions.begin(), follower.positions.end()) == committed);
     CHECK(follower.positions.size() == committed.size());
+  }
+  {
+    INFO("a follower proving most rounds by the backlog barrier (window 2)");
+    CheckOrderedAndStrictlyIncreasing(barrier);
+    CHECK(std::set<std::int64_t>(barrier.positions.begin(), barrier.positions.end()) == committed);
+    CHECK(barrier.positions.size() == committed.size());
   }
   {
     INFO("readers of disjoint partition sets together");

@@ -40,9 +40,10 @@ inline std::int64_t InsertCommitted(const PgTestSchema& db, const std::string& i
 }
 
 struct FollowingReader {
-  explicit FollowingReader(const PgTestSchema& db, std::int64_t from = 0)
+  explicit FollowingReader(const PgTestSchema& db, std::int64_t from = 0,
+                           std::int64_t window = HighWaterMarkFollower::kDefaultWindow)
       : source(db.options()),
-        follower(source, clock, std::chrono::milliseconds(200), from),
+        follower(source, clock, std::chrono::milliseconds(200), from, window),
         reader(db.options()),
         after(from) {}
 

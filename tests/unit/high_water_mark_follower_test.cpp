@@ -3,6 +3,7 @@
 #include <deque>
 #include <utility>
 
+#include "orchestrator/backlog_barrier.h"
 #include "orchestrator/errors.h"
 #include "orchestrator/high_water_mark_follower.h"
 #include "tests/support/fake_clock.h"
@@ -40,6 +41,13 @@ class ScriptedSource final : public projd::PositionSource {
       next->writers = holders;
     }
     return *next;
+  }
+  std::int64_t last_position = 0;  // the sequence's last value (0: no backlog barrier)
+  int censuses = 0;
+  projd::LastPosition ReadLastPosition() override { return {last_position, history, false}; }
+  projd::WriterCensus ReadWriters() override {
+    ++censuses;
+    return {holders, history};
   }
   std::optional<projd::HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override {
     if (writers.empty()) return std::nullopt;
@@ -226,4 +234,77 @@ TEST_CASE("a follower whose events table was emptied under it starts over in the
   CHECK(follower.Advance());
   CHECK(source.saves.back() == 3);
   CHECK(source.stored_history == "h2");
+}
+
+TEST_CASE("a backlog beyond one window is proven at once when no writer holds the lock", "[hwm][follower][barrier]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.last_position = 100'000;
+  source.script = {Obs(100'000, {})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s, 0, 100);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 100'000);
+  CHECK(source.observes == 1);  // not a thousand windows
+  CHECK(source.censuses == 1);
+  CHECK(follower.Status().barrier_raises == 1);
+  CHECK(source.saves == std::vector<std::int64_t>{100'000});  // stored at once, like a proven gap
+  // Followed by windows again once close: no more barrier statements.
+  source.script = {Obs(100'050, {})};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 100'050);
+  CHECK(source.censuses == 1);
+}
+
+TEST_CASE("a backlog barrier waits for every writer that held the lock when it began", "[hwm][follower][barrier]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.last_position = 1000;
+  source.holders = {{"3/7", false}, {"-1/9", true}};
+  // Meanwhile the windows go on: 120 is missing (its writer may be 3/7).
+  source.script = {Obs(100, {}), Obs(150, {120})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s, 0, 100);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 119);
+  CHECK(follower.Status().barrier_raises == 0);
+  // 3/7 ended, 6/1 started after the barrier began; the prepared holder is still there.
+  source.holders = {{"6/1", false}, {"-1/9", true}};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 119);
+  // The prepared transaction ended too: only 6/1, which cannot hold a position <= 1000.
+  source.holders = {{"6/1", false}};
+  source.script = {Obs(1000, {})};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 1000);
+  CHECK(follower.Status().barrier_raises == 1);
+}
+
+TEST_CASE("a backlog barrier of an earlier history is dropped", "[hwm][follower][barrier]") {
+  projd::testing::FakeClock clock;
+  ScriptedSource source;
+  source.last_position = 1000;
+  source.holders = {{"3/7", false}};
+  source.script = {Obs(100, {}), Obs(150, {120})};
+  projd::HighWaterMarkFollower follower(source, clock, 1s, 0, 100);
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 119);
+  // TRUNCATE ... RESTART IDENTITY, then 30 new events; the old writer is gone.
+  source.history = "h2";
+  source.last_position = 30;
+  source.holders = {};
+  source.script = {Obs(30, {})};
+  CHECK(follower.Advance());
+  CHECK(follower.mark() == 30);  // not 1000: that barrier belonged to the old history
+  CHECK(follower.Status().barrier_raises == 0);
+}
+
+TEST_CASE("BacklogBarrier: a census of another history ends it without a raise", "[hwm][barrier]") {
+  projd::BacklogBarrier barrier;
+  barrier.Begin({500, "h1", false});
+  CHECK(barrier.pending());
+  CHECK_FALSE(barrier.Apply({{{"3/7", false}}, "h1"}).has_value());
+  CHECK_FALSE(barrier.Apply({{}, "h2"}).has_value());
+  CHECK_FALSE(barrier.pending());
+  barrier.Begin({500, "h1", false});
+  CHECK(barrier.Apply({{}, "h1"}) == std::optional<std::int64_t>(500));
+  CHECK_FALSE(barrier.pending());
 }

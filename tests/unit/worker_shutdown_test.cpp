@@ -33,6 +33,8 @@ class AllVisible final : public projd::PositionSource {
     o.history = "h";
     return o;
   }
+  projd::LastPosition ReadLastPosition() override { return {kEvents, "h", false}; }
+  projd::WriterCensus ReadWriters() override { return {{}, "h"}; }
   std::optional<projd::HoldingTransaction> OldestWriter(const std::vector<projd::WriteLockHolder>&) override {
     return std::nullopt;
   }

@@ -221,10 +221,10 @@ SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
       // The work triggers the flush long before a runner would have to pause for it. Only
       // this key's lag can have grown, so it is the only one measured here.
       if (!requested_ && result.code != SubmitCode::kUnchanged) {
-        const auto d = durable_.find(cp.key);
-        const auto pending = pending_.find(cp.key);
+        const auto position = pending_.find(cp.key)->second.checkpoint.position;
         PressureReading r;
-        r.lag_events = pending->second.checkpoint.position - (d == durable_.end() ? 0 : d->second.position);
+        r.lag_events = position - DurablePosition(cp.key);
+        r.unflushed_events = position - FlushedPosition(cp.key);
         r.used = static_cast<int>(used);
         if (AssessPressure(r, Limits(options_)) != PressureAction::kNone) wake = RequestFlush(Trigger::kLag) || wake;
       }
@@ -719,6 +719,7 @@ void PersistenceCore::UnitLoop(Lane& lane) {
 void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
   while (true) {
     Trigger trigger = Trigger::kInterval;
+    std::size_t rounds = 1;
     {
       std::unique_lock lock(mu_);
       while (!stopping_ && !size_trigger_ && !requested_ && clock_.Now() < next) {
@@ -732,6 +733,10 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
       // leave a flag set that would spin this loop).
       size_trigger_ = false;
       requested_.reset();
+      // Enough batches for what is pending now, not for what runners add meanwhile: a
+      // catch-up submits during every flush, and "until empty" flushed back to back.
+      const auto batch = static_cast<std::size_t>(std::max(1, options_.max_batch_size));
+      rounds = std::max<std::size_t>(1, (pending_.size() + batch - 1) / batch);
     }
     if (trigger == Trigger::kInterval) {
       // Fixed rate: the next tick does not drift with the flush's duration.
@@ -739,7 +744,7 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
     }
     // Flush everything pending at this tick, batch by batch.
     try {
-      while (true) {
+      for (std::size_t round = 0; round < rounds; ++round) {
         const auto outcome = Flush(trigger, nullptr);
         if (outcome != FlushOutcome::kSuccess) break;
         std::lock_guard lock(mu_);
@@ -754,6 +759,16 @@ void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
   }
 }
 
+std::int64_t PersistenceCore::DurablePosition(const CheckpointKey& key) const {
+  const auto d = durable_.find(key);
+  return d == durable_.end() ? 0 : d->second.position;
+}
+
+std::int64_t PersistenceCore::FlushedPosition(const CheckpointKey& key) const {
+  const auto f = in_flight_.find(key);
+  return std::max(DurablePosition(key), f == in_flight_.end() ? 0 : f->second.position);
+}
+
 PressureReading PersistenceCore::ReadPressure() const {
   // Positions are global: one runner moving 64 partitions by 100 events each is 100 events
   // of lag, not 6,400. The widest distance between pending and durable is the lag.
@@ -761,8 +776,8 @@ PressureReading PersistenceCore::ReadPressure() const {
   const auto now = clock_.Now();
   auto oldest = now;
   for (const auto& [key, p] : pending_) {
-    const auto d = durable_.find(key);
-    r.lag_events = std::max(r.lag_events, p.checkpoint.position - (d == durable_.end() ? 0 : d->second.position));
+    r.lag_events = std::max(r.lag_events, p.checkpoint.position - DurablePosition(key));
+    r.unflushed_events = std::max(r.unflushed_events, p.checkpoint.position - FlushedPosition(key));
     oldest = std::min(oldest, p.since);
   }
   r.oldest_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest);

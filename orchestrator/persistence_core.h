@@ -253,6 +253,9 @@ class PersistenceCore {
   std::vector<AbandonedLane> StopLanesBy(Clock::Monotonic::time_point deadline);
   // The pressure of the pending checkpoints now (mu_ held).
   PressureReading ReadPressure() const;
+  // Under mu_: the key's durable position, and the higher of that and its write in flight.
+  std::int64_t DurablePosition(const CheckpointKey& key) const;
+  std::int64_t FlushedPosition(const CheckpointKey& key) const;
   // Asks the flusher for a flush of everything pending with `trigger` unless one is asked
   // already, nothing is pending or the breaker is open (mu_ held); true when the caller
   // must notify wake_.

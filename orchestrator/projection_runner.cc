@@ -6,6 +6,7 @@
 #include "orchestrator/backoff.h"
 #include "orchestrator/database_url.h"
 #include "orchestrator/errors.h"
+#include "orchestrator/prefetching_reader.h"
 
 namespace projd {
 namespace {
@@ -38,7 +39,7 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
                                    FencedReport on_fenced)
     : sink_(sink),
       name_(sink.Name()),
-      reader_(std::move(reader)),
+      reader_(std::make_unique<PrefetchingReader>(std::move(reader))),  // one batch ahead
       dead_letters_(std::move(dead_letters)),
       policy_(sink.OnError()),
       core_(core),
@@ -278,7 +279,7 @@ void ProjectionRunner::Loop() {
     const auto batch_started = clock_.Now();
     ReadResult result;
     try {
-      if (!TakeReadAhead(request, result)) result = reader_->ReadBatch(request);
+      result = reader_->ReadBatch(request);
     } catch (const std::exception& e) {
       batch.unlock();
       Fail(e.what(), Blame::kDatabase);
@@ -474,7 +475,8 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
       }
       if (!parked.empty()) dead_letters_->Record(tx, parked);
     };
-    const auto result = CommitReadingAhead(std::move(unit), progress);
+    // The reader fetches the next batch meanwhile (PrefetchingReader).
+    const auto result = core_.SubmitUnit(std::move(unit), options_.unit_lane).get();
     switch (result) {
       case UnitResult::kCommitted:
         if (!parked.empty()) {
@@ -522,61 +524,6 @@ ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events,
     if (!SubmitCheckpoint(cp)) return Delivery::kFenced;
   }
   return Delivery::kDone;
-}
-
-UnitResult ProjectionRunner::CommitReadingAhead(TransactionalUnit unit, const Progress& progress) {
-  auto committing = core_.SubmitUnit(std::move(unit), options_.unit_lane);
-  ReadNext(progress);  // on the reader's connection, while the lane commits on its own
-  const auto result = committing.get();
-  // Failed, fenced, moved: the positions the read-ahead started from are not the truth.
-  if (result != UnitResult::kCommitted) read_ahead_.reset();
-  return result;
-}
-
-void ProjectionRunner::ReadNext(const Progress& progress) {
-  read_ahead_.reset();
-  if (!mark_.observed.load()) return;
-  ReadRequest request;
-  {
-    std::lock_guard lock(mu_);
-    if (stop_) return;
-    request.partition_count = partition_count_;
-    for (const auto& [p, o] : owned_) {
-      if (!stopped_.count(p)) request.after[p] = o.position;
-    }
-  }
-  for (const auto& cp : progress.checkpoints) {
-    if (auto it = request.after.find(cp.key.partition); it != request.after.end()) {
-      it->second = std::max(it->second, cp.position);
-    }
-  }
-  std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
-  for (const auto& [p, position] : request.after) lowest = std::min(lowest, position);
-  request.high_water_mark = mark_.value.load();
-  if (request.after.empty() || lowest >= request.high_water_mark || lowest < isolate_until_) return;
-  request.limit = options_.batch_size;
-  request.scope = sink_.Scope();
-  try {
-    auto result = reader_->ReadBatch(request);
-    read_ahead_ = ReadAhead{std::move(request), std::move(result)};
-  } catch (const std::exception& e) {
-    // The regular read of the next iteration meets the same error and reports it.
-    logger_.Debug("reading ahead failed", {{"projection", name_}, {"error", e.what()}});
-  }
-}
-
-bool ProjectionRunner::TakeReadAhead(const ReadRequest& request, ReadResult& out) {
-  if (!read_ahead_) return false;
-  auto ahead = std::move(*read_ahead_);
-  read_ahead_.reset();
-  // Its mark may be lower than the current one: a smaller batch, as gap-safe as any.
-  const auto& r = ahead.request;
-  if (r.partition_count != request.partition_count || r.after != request.after || r.limit != request.limit ||
-      r.high_water_mark > request.high_water_mark) {
-    return false;
-  }
-  out = std::move(ahead.result);
-  return true;
 }
 
 bool ProjectionRunner::SubmitCheckpoint(const Checkpoint& cp) {

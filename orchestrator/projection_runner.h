@@ -138,13 +138,6 @@ class ProjectionRunner {
     std::vector<Checkpoint> checkpoints;
     std::vector<std::int64_t> from;
   };
-  // The next batch, read while the unit before it committed: used only when the next
-  // request is exactly the one it answered (same partitions, same positions, same limit).
-  struct ReadAhead {
-    ReadRequest request;
-    ReadResult result;
-  };
-
   // The thread's entry: runs Loop, and restarts it (after a backoff) if anything escapes.
   void Run();
   void Loop();
@@ -154,14 +147,6 @@ class ProjectionRunner {
   // The policy for one poison event (after isolation); returns the delivery outcome.
   Delivery ApplyPolicy(const Event& poison, int partition, const Progress& progress);
   Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const Progress& progress);
-  // Commits a transactional unit on the runner's lane, reading the next batch meanwhile;
-  // anything but a commit discards that read-ahead.
-  UnitResult CommitReadingAhead(TransactionalUnit unit, const Progress& progress);
-  // Reads the batch that follows `progress` into read_ahead_ (nothing when caught up,
-  // isolating or stopping; a failed read is left to the next regular read).
-  void ReadNext(const Progress& progress);
-  // The read-ahead's result when it answers exactly `request`; clears it either way.
-  bool TakeReadAhead(const ReadRequest& request, ReadResult& out);
   // Takes the stored positions of the owned partitions (after Delivery::kMoved).
   bool RefreshPositions();
   void RefreshParked();
@@ -204,7 +189,6 @@ class ProjectionRunner {
   int handler_attempts_ = 0;
   std::int64_t isolate_until_ = 0;  // read one event per batch up to this position
   std::string handler_error_;
-  std::optional<ReadAhead> read_ahead_;
   bool backlog_ = false;  // a full batch was delivered since the runner was last at the mark
 
   // The partitions of the batch being read, handled and committed (guarded by mu_).

@@ -330,7 +330,9 @@ int main(int argc, char** argv) {
   // The workers create stream_stats (the projection's Setup); empty it before each run.
   auto truncate = [&] {
     pqxx::work tx(*conn);
-    if (!tx.exec1("SELECT to_regclass('stream_stats')")[0].is_null()) tx.exec0("TRUNCATE stream_stats");
+    for (const char* table : {"stream_stats", "stream_catalog"}) {
+      if (!tx.exec_params1("SELECT to_regclass($1)", table)[0].is_null()) tx.exec0(std::string("TRUNCATE ") + table);
+    }
     tx.commit();
   };
   const Settings b1000{{"BATCH_SIZE", "1000"}};
@@ -344,6 +346,10 @@ int main(int argc, char** argv) {
     runs.push_back({"stream_stats", b1000, 4, baseline, "hand loop", false});
     runs.push_back({"stream_stats", b1000, 2, baseline, "hand loop", false});
   }
+  // Two transactional projections in one worker, each on its own unit lane: each alone, then
+  // both (the rate is the pair's: every checkpoint of both at the end).
+  runs.push_back({"stream_catalog", b1000, 1, baseline, "hand loop", true});
+  runs.push_back({"stream_stats,stream_catalog", b1000, 1, baseline, "hand loop", true});
   runs.push_back({"stream_stats", b1000, 1, baseline, "hand loop", true});
   std::vector<std::unique_ptr<ChildProcess>> running;
   int n = 0;
@@ -351,7 +357,7 @@ int main(int argc, char** argv) {
     for (const auto& r : runs) {
       const bool last_run = &r == &runs.back();
       if (headline_rows_only && !r.headline) continue;
-      if (r.projection.find("stream_stats") != std::string::npos) truncate();
+      if (r.projection.find("stream_") != std::string::npos) truncate();
       const auto rs = "catchup-" + std::to_string(++n);
       const bool keep = last_run && !headline_rows_only;
       const auto c = RunCatchUp(*conn, binary, rs, r.projection, r.settings, r.workers, last, keep ? &running : nullptr);

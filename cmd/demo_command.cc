@@ -35,6 +35,8 @@ struct DemoFlags {
 };
 
 constexpr const char* kDemoReplicaSet = "demo";
+// The three examples the live view shows (stream_catalog, the fourth, is for the benchmark).
+constexpr const char* kDemoProjections = "stream_stats,type_counts,noop";
 
 bool AllCaughtUp(const pg::ReplicaSetStatus& s) {
   if (s.projections.empty()) return false;
@@ -52,7 +54,7 @@ bool Settled(const pg::ReplicaSetStatus& s, std::size_t members) {
 int RunWorkers(const Config& c, const pg::ConnectionOptions& db) {
   const std::map<std::string, std::string> env{
       {"DATABASE_URL", c.database_url},  {"DATABASE_SCHEMA", c.database_schema}, {"REPLICA_SET", kDemoReplicaSet},
-      {"PROJECTIONS", ""},               {"HEARTBEAT_INTERVAL", "1s"},           {"STALE_WORKER_TIMEOUT", "5s"},
+      {"PROJECTIONS", kDemoProjections}, {"HEARTBEAT_INTERVAL", "1s"},           {"STALE_WORKER_TIMEOUT", "5s"},
       {"COORDINATION_TIMEOUT", "10s"},   {"POLL_INTERVAL", "250ms"},             {"PERSISTENCE_INTERVAL", "500ms"},
       {"PERSISTENCE_TIMEOUT", "2s"},     {"BATCH_SIZE", "500"},                  {"HTTP_ADDR", "127.0.0.1:0"},
       {"LOG_LEVEL", "warn"},             {"LOG_FORMAT", "text"}};

@@ -109,7 +109,7 @@ std::vector<std::pair<std::string, std::int64_t>> Statements(pqxx::connection& c
   return out;
 }
 
-void ResetStatements(pqxx::connection& c) { pqxx::nontransaction(c).exec0("SELECT pg_stat_statements_reset()"); }
+void ResetStatements(pqxx::connection& c) { pqxx::nontransaction(c).exec("SELECT pg_stat_statements_reset()"); }
 
 std::vector<int> ParseCounts(const char* text) {
   std::vector<int> out;

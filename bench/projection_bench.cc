@@ -31,6 +31,7 @@
 
 #include <pqxx/pqxx>
 
+#include "bench/machine_cpu.h"
 #include "bench/process_memory.h"
 #include "bench/raw_scan.h"
 #include "bench/seeded_stream.h"
@@ -147,6 +148,7 @@ struct CatchUp {
   double rate = 0;
   double peak_rss_max_mib = 0;  // the largest worker's peak resident memory during the run
   double peak_rss_sum_mib = 0;  // all workers' peaks added up
+  double cpu_busy = 0;          // share of the machine's CPU time busy during the catch-up
 };
 
 // Starts `workers` workers on a fresh replica set and waits until every checkpoint of
@@ -162,6 +164,7 @@ CatchUp RunCatchUp(pqxx::connection& c, const std::string& binary, const std::st
   for (const auto& w : started) pids.push_back(w->pid());
   projd::bench::PeakResident rss(pids);
   std::optional<Clock::time_point> first;
+  projd::bench::CpuSample cpu_at_first;
   CatchUp out;
   const auto bound = Clock::now() + 20min;
   while (Clock::now() < bound) {
@@ -174,10 +177,14 @@ CatchUp RunCatchUp(pqxx::connection& c, const std::string& binary, const std::st
         replica_set, projection);
     tx.commit();
     const auto now = Clock::now();
-    if (!first && r[0].as<int>() > 0) first = now;
+    if (!first && r[0].as<int>() > 0) {
+      first = now;
+      cpu_at_first = projd::bench::SampleCpu();
+    }
     const int expected = 64 * static_cast<int>(std::count(projection.begin(), projection.end(), ',') + 1);
     if (r[0].as<int>() == expected && r[1].as<std::int64_t>() >= last) {
       out.seconds = Seconds(*first, now);
+      out.cpu_busy = projd::bench::BusyShare(cpu_at_first, projd::bench::SampleCpu());
       out.rate = static_cast<double>(last) / out.seconds;
       break;
     }
@@ -281,8 +288,9 @@ void PrintRun(const std::string& who, const Run& r, const CatchUp& c, double raw
   }
   char vs_raw[48] = "";
   if (r.compare_to != raw1000) std::snprintf(vs_raw, sizeof vs_raw, ", %.2fx raw scan 1000", c.rate / raw1000);
-  std::printf("%-72s %10.0f  (%.1f s; %.2fx %s%s; peak RSS %.0f MiB, %.0f MiB in all)\n", label, c.rate, c.seconds,
-              c.rate / r.compare_to, r.against, vs_raw, c.peak_rss_max_mib, c.peak_rss_sum_mib);
+  std::printf("%-72s %10.0f  (%.1f s; %.2fx %s%s; peak RSS %.0f MiB, %.0f MiB in all; CPU %.0f%% busy)\n", label,
+              c.rate, c.seconds, c.rate / r.compare_to, r.against, vs_raw, c.peak_rss_max_mib, c.peak_rss_sum_mib,
+              100.0 * c.cpu_busy);
 }
 
 }  // namespace
@@ -390,8 +398,9 @@ int main(int argc, char** argv) {
     if (m.catch_up.seconds < 0) continue;
     const bool vs_hand = m.run.compare_to == baseline;
     const double reference = vs_hand ? baseline : (m.run.compare_to == raw100 ? best100 : best1000);
-    std::printf("  %-8s %-28s %-44s %.2fx %s\n", m.who.c_str(), m.run.projection.c_str(),
-                Describe(m.run.settings).c_str(), m.catch_up.rate / reference,
+    std::printf("  %-8s %-28s %-44s %d worker%s %.2fx %s\n", m.who.c_str(), m.run.projection.c_str(),
+                Describe(m.run.settings).c_str(), m.run.workers, m.run.workers > 1 ? "s" : " ",
+                m.catch_up.rate / reference,
                 vs_hand ? "hand loop" : (m.run.compare_to == raw100 ? "raw scan 100" : "raw scan 1000"));
   }
   if (!running.empty()) {

@@ -78,7 +78,8 @@ void PgDeadLetterStore::Record(TransactionHandle& handle, const std::vector<Dead
 
 std::set<StreamId> PgDeadLetterStore::ParkedStreams(const std::string& replica_set, const std::string& projection) {
   return Translate("read parked streams", [&] {
-    pqxx::read_transaction tx(Conn());
+    // Every runner asks once per POLL_INTERVAL: one statement, no BEGIN/ROLLBACK around it.
+    pqxx::nontransaction tx(Conn());
     std::set<StreamId> out;
     for (const auto& r : tx.exec_params(kParkedSql, replica_set, projection)) out.insert(StreamFromRow(r, 0));
     return out;

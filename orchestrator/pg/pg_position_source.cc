@@ -165,7 +165,8 @@ pqxx::connection& PgPositionSource::Conn() {
 
 PositionObservation PgPositionSource::Observe(std::int64_t mark, std::int64_t window, WithWriters writers) {
   try {
-    pqxx::read_transaction tx(Conn());
+    // One statement, one snapshot (READ COMMITTED): no BEGIN/SET/ROLLBACK round trips.
+    pqxx::nontransaction tx(Conn());
     const bool with = writers == WithWriters::kYes;
     const auto r = tx.exec_params1(with ? observe_with_writers_sql_ : observe_sql_, mark, window);
     PositionObservation obs;

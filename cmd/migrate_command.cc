@@ -3,7 +3,9 @@
 #include <memory>
 
 #include "cmd/cli.h"
+#include "orchestrator/pg/connection.h"
 #include "orchestrator/pg/migrator.h"
+#include "orchestrator/pg/partition_index.h"
 
 namespace projd::cli {
 
@@ -25,6 +27,12 @@ void AddMigrateCommand(CLI::App& app, Invocation& invocation) {
       for (const auto& name : result.applied) std::cout << "applied " << name << "\n";
       std::cout << "schema " << c.database_schema << " is up to date (" << result.applied.size()
                 << " applied, " << result.already_applied << " already applied)\n";
+      // The per-partition index of every partition count in use (reading.md, "Reads that
+      // scale with the workers"): concurrently, after the schema is in place.
+      auto conn = pg::Connect({c.database_url, c.database_schema, "projd-migrate"});
+      for (const int partitions : pg::PartitionCountsInUse(*conn, c.partitions)) {
+        pg::EnsurePartitionIndex(*conn, partitions, [](const std::string& line) { std::cout << line << "\n"; });
+      }
       return kExitOk;
     };
   });

@@ -2,6 +2,8 @@
 #include <iostream>
 
 #include "cmd/cli.h"
+#include "orchestrator/pg/connection.h"
+#include "orchestrator/pg/partition_index.h"
 #include "orchestrator/pg/pg_coordination_store.h"
 
 namespace projd::cli {
@@ -19,6 +21,9 @@ void AddPartitionsCommand(CLI::App& app, Invocation& invocation) {
       pg::PgCoordinationStore store({c.database_url, c.database_schema, "projd-partitions"});
       const auto before = store.ReadAssignment(c.replica_set);
       if (before.partitions == 0) throw UsageError("replica set '" + c.replica_set + "' does not exist yet");
+      // The reads of 2P depend on its index: built before the split switches over.
+      auto conn = pg::Connect({c.database_url, c.database_schema, "projd-partitions"});
+      pg::EnsurePartitionIndex(*conn, before.partitions * 2, [](const std::string& line) { std::cout << line << "\n"; });
       const auto generation = store.SplitPartitions(c.replica_set);
       std::cout << "replica set " << c.replica_set << ": " << before.partitions << " -> " << before.partitions * 2
                 << " partitions as generation " << generation

@@ -46,6 +46,8 @@ class EventReader {
   virtual ~EventReader() = default;
   // Throws TransientError when the database is unavailable.
   virtual ReadResult ReadBatch(const ReadRequest& request) = 0;
+  // How the latest batch was read, for /status ("" when the reader has one way only).
+  virtual std::string Plan() const { return ""; }
 };
 
 }  // namespace projd

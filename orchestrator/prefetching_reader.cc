@@ -39,9 +39,11 @@ PrefetchingReader::~PrefetchingReader() {
 
 ReadResult PrefetchingReader::ReadBatch(const ReadRequest& request) {
   auto result = TakePrefetched(request);
-  if (!result) result = inner_->ReadBatch(request);  // the caller sees the database's error
+  const bool fresh = !result;
+  if (fresh) result = inner_->ReadBatch(request);  // the caller sees the database's error
+  std::lock_guard lock(mu_);
+  if (fresh && !inner_->Plan().empty()) plan_ = inner_->Plan();
   if (static_cast<int>(result->events.size()) >= request.limit) {
-    std::lock_guard lock(mu_);
     wanted_ = Following(request, *result);
     cv_.notify_all();
   }
@@ -77,11 +79,17 @@ void PrefetchingReader::Run() {
       // Not reported here: the caller's own read of this batch meets the error again.
     }
     lock.lock();
+    if (result && !inner_->Plan().empty()) plan_ = inner_->Plan();
     busy_ = false;
     done_request_ = std::move(request);
     done_result_ = std::move(result);
     cv_.notify_all();
   }
+}
+
+std::string PrefetchingReader::Plan() const {
+  std::lock_guard lock(mu_);
+  return plan_;
 }
 
 std::int64_t PrefetchingReader::hits() const {

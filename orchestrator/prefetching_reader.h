@@ -37,6 +37,9 @@ class PrefetchingReader final : public EventReader {
 
   // Batches served from a prefetch (for tests and the benchmark's profile).
   std::int64_t hits() const;
+  // The inner reader's plan of its latest statement (kept here: the inner reader is not
+  // safe to ask while the prefetch thread uses it).
+  std::string Plan() const override;
 
  private:
   void Run();
@@ -50,6 +53,7 @@ class PrefetchingReader final : public EventReader {
   std::optional<ReadRequest> done_request_;
   std::optional<ReadResult> done_result_;  // empty when the prefetch failed
   std::int64_t hits_ = 0;
+  std::string plan_;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -131,6 +131,7 @@ void ProjectionRunner::Fenced(int partition, std::int64_t generation) {
 RunnerStatus ProjectionRunner::Status() const {
   std::lock_guard lock(mu_);
   RunnerStatus s = status_;
+  s.read_plan = reader_->Plan();
   s.partitions = static_cast<int>(owned_.size());
   for (const auto& [p, sp] : stopped_) s.stopped.push_back(sp);
   if (!stopped_.empty() && s.state != RunnerState::kFailing) s.state = RunnerState::kStopped;

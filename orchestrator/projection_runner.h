@@ -90,6 +90,7 @@ struct RunnerStatus {
   HistogramSnapshot batch_durations;  // read + handle + commit of each delivered batch
   std::string last_error;
   bool database_error = false;  // last_error is a database error (retried for as long as it lasts)
+  std::string read_plan;  // the reader's latest plan: partition_merge, primary_key_walk ("" before a read)
 };
 
 class ProjectionRunner {

@@ -67,6 +67,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"dead_letters", r.dead_letters},
         {"parked_aggregates", r.parked_aggregates},
         {"replayed", r.replayed},
+        {"read_plan", r.read_plan},
         {"stopped_partitions", stopped},
         {"last_error", r.last_error},
         {"last_error_database", r.database_error},

@@ -1,10 +1,12 @@
 #include "orchestrator/pg/pg_event_reader.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include <pqxx/pqxx>
 
 #include "orchestrator/pg/error_translation.h"
+#include "orchestrator/pg/partition_index.h"
 #include "orchestrator/pg/pg_event_store.h"
 #include "orchestrator/pg/sql_array.h"
 
@@ -31,7 +33,36 @@ std::string MakeBatchSql() {
 
 constexpr const char* kBatchStatement = "projd_read_batch";
 
+// The per-partition merge (partition_index.h): one branch per owned partition, each the
+// first `limit` rows of its own range of the index, merged in position order. $1 mark,
+// $2 limit, $3 owned partitions, $4 their "after" positions (same order), $5 aggregate
+// types, $6 bounded contexts. P and the branch count are part of the text.
+std::string MakeMergeSql(int partitions, int owned) {
+  const auto part = PartitionExpression(partitions);
+  std::string sql = "SELECT * FROM (";
+  for (int i = 1; i <= owned; ++i) {
+    const auto n = std::to_string(i);
+    if (i > 1) sql += " UNION ALL ";
+    sql += std::string("(SELECT ") + kEventColumns + ", " + part + "::int AS partition FROM events WHERE " + part +
+           " = ($3::bigint[])[" + n + "] AND global_position > ($4::bigint[])[" + n + "] AND global_position <= $1" +
+           " AND (cardinality($5::text[]) = 0 OR aggregate_type = ANY($5::text[]))"
+           " AND (cardinality($6::text[]) = 0 OR bounded_context = ANY($6::text[]))"
+           " ORDER BY global_position LIMIT $2)";
+  }
+  return sql + ") AS owned ORDER BY global_position LIMIT $2";
+}
+
+std::string MergeStatement(int partitions, int owned) {
+  return "projd_read_merge_" + std::to_string(partitions) + "_" + std::to_string(owned);
+}
+
+// How often a reader looks again for the index of its partition count (it may be built
+// while workers run).
+constexpr auto kIndexRecheck = std::chrono::seconds(60);
+
 }  // namespace
+
+std::string PgEventReader::MergeSql(int partitions, int owned) { return MakeMergeSql(partitions, owned); }
 
 const std::string& PgEventReader::BatchSql() {
   static const std::string sql = MakeBatchSql();
@@ -59,34 +90,74 @@ pqxx::connection& PgEventReader::Conn() {
   if (!conn_ || !conn_->is_open()) {
     conn_ = Connect(options_);
     conn_->prepare(kBatchStatement, BatchSql());  // parsed and planned once per session
+    prepared_merges_.clear();
   }
   return *conn_;
+}
+
+bool PgEventReader::UseMerge(int partitions, std::size_t owned) {
+  // Owning more than half, the walk visits at most twice the rows it returns, in one scan.
+  if (owned * 2 > static_cast<std::size_t>(partitions)) return false;
+  auto& check = index_checks_[partitions];
+  const auto now = std::chrono::steady_clock::now();
+  if (!check.checked || now - check.at >= kIndexRecheck) {
+    pqxx::nontransaction tx(Conn());
+    check = {true, HasPartitionIndex(tx, partitions), now};
+  }
+  return check.present;
+}
+
+pqxx::result PgEventReader::ExecWalk(const ReadRequest& request, std::int64_t lowest) {
+  std::string after = "{";
+  for (int p = 0; p < request.partition_count; ++p) {
+    if (p > 0) after.push_back(',');
+    const auto it = request.after.find(p);
+    after += it == request.after.end() ? "NULL" : std::to_string(it->second);
+  }
+  after.push_back('}');
+  pqxx::nontransaction tx(Conn());
+  return tx.exec_prepared(kBatchStatement, lowest, request.high_water_mark, request.partition_count, after,
+                          TextArray(request.scope.aggregate_types), TextArray(request.scope.bounded_contexts),
+                          request.limit);
+}
+
+pqxx::result PgEventReader::ExecMerge(const ReadRequest& request) {
+  const int owned = static_cast<int>(request.after.size());
+  const auto statement = MergeStatement(request.partition_count, owned);
+  auto& conn = Conn();
+  if (prepared_merges_.insert(statement).second) conn.prepare(statement, MakeMergeSql(request.partition_count, owned));
+  std::vector<std::int64_t> partitions, afters;
+  for (const auto& [p, position] : request.after) {
+    partitions.push_back(p);
+    afters.push_back(position);
+  }
+  pqxx::nontransaction tx(conn);
+  return tx.exec_prepared(statement, request.high_water_mark, request.limit, IntArray(partitions), IntArray(afters),
+                          TextArray(request.scope.aggregate_types), TextArray(request.scope.bounded_contexts));
+}
+
+std::string PgEventReader::Plan() const {
+  switch (last_plan_) {
+    case ReadPlan::kPartitionMerge: return "partition_merge";
+    case ReadPlan::kPrimaryKeyWalk: return "primary_key_walk";
+    case ReadPlan::kNone: break;
+  }
+  return "";
 }
 
 ReadResult PgEventReader::ReadBatch(const ReadRequest& request) {
   ReadResult result;
   result.scanned_to = request.high_water_mark;
+  last_plan_ = ReadPlan::kNone;
   if (request.after.empty() || request.limit <= 0) return result;
   std::int64_t lowest = request.after.begin()->second;
-  std::string after = "{";
-  for (int p = 0; p < request.partition_count; ++p) {
-    if (p > 0) after.push_back(',');
-    const auto it = request.after.find(p);
-    if (it == request.after.end()) {
-      after += "NULL";
-    } else {
-      after += std::to_string(it->second);
-      lowest = std::min(lowest, it->second);
-    }
-  }
-  after.push_back('}');
+  for (const auto& [p, position] : request.after) lowest = std::min(lowest, position);
   if (lowest >= request.high_water_mark) return result;
   try {
     // One statement, one snapshot: no BEGIN/COMMIT round trips around it.
-    pqxx::nontransaction tx(Conn());
-    const auto rows = tx.exec_prepared(kBatchStatement, lowest, request.high_water_mark, request.partition_count,
-                                     after, TextArray(request.scope.aggregate_types),
-                                     TextArray(request.scope.bounded_contexts), request.limit);
+    const bool merge = UseMerge(request.partition_count, request.after.size());
+    const auto rows = merge ? ExecMerge(request) : ExecWalk(request, lowest);
+    last_plan_ = merge ? ReadPlan::kPartitionMerge : ReadPlan::kPrimaryKeyWalk;
     result.events.reserve(rows.size());
     for (const auto& r : rows) result.events.push_back({EventFromRow(r), r[14].as<int>()});
   } catch (const std::exception&) {

@@ -24,6 +24,7 @@ class Flaky final : public projd::EventReader {
     if (call >= fail_from && call <= fail_to) throw projd::TransientError("connection refused");
     return inner_.ReadBatch(request);
   }
+  std::string Plan() const override { return "plan-" + std::to_string(calls.load()); }
   std::atomic<int> calls{0};
   std::atomic<int> fail_from{0}, fail_to{-1};
 
@@ -110,4 +111,11 @@ TEST_CASE("a failed prefetch is read again by the caller, who sees the error", "
   CHECK(f.flaky->calls == 3);
   CHECK(Positions(f.reader->ReadBatch(Request(3, 3, 10))) == std::vector<std::int64_t>{4, 5, 6});
   CHECK(f.reader->hits() == 0);
+}
+
+TEST_CASE("the reader reports the plan of the inner reader's latest statement", "[reader][prefetch]") {
+  Fixture f;
+  CHECK(f.reader->Plan().empty());
+  f.reader->ReadBatch(Request(0, 0, 10));
+  REQUIRE(WaitFor([&] { return f.reader->Plan() == "plan-2"; }, 5s));  // the prefetch's statement
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include "orchestrator/pg/error_translation.h"
 
@@ -14,6 +15,36 @@ constexpr const char* kIndexStateSql =
     "SELECT i.indisvalid AND i.indisready FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
     " WHERE i.indrelid = 'events'::regclass AND c.relname = $1";
 constexpr const char* kCountsSql = "SELECT DISTINCT partitions FROM projd_replica_sets";
+// One builder per events table at a time (concurrent `projd migrate` runs): a session lock,
+// taken with short tries outside any transaction. A session waiting in pg_advisory_lock()
+// would hold a snapshot that CREATE INDEX CONCURRENTLY waits for: a deadlock.
+constexpr const char* kTryLockSql = "SELECT pg_try_advisory_lock(1886546532, 'events'::regclass::oid::int)";
+constexpr const char* kUnlockSql = "SELECT pg_advisory_unlock(1886546532, 'events'::regclass::oid::int)";
+
+// Holds the builder lock while in scope.
+class BuilderLock {
+ public:
+  BuilderLock(pqxx::connection& conn, const std::function<void(const std::string&)>& progress) : conn_(conn) {
+    bool told = false;
+    while (!pqxx::nontransaction(conn_).exec1(kTryLockSql)[0].as<bool>()) {
+      if (!told) progress("waiting for another projd process building a partition index");
+      told = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  ~BuilderLock() {
+    try {
+      pqxx::nontransaction(conn_).exec(kUnlockSql);
+    } catch (const std::exception&) {
+      // A broken session released it already.
+    }
+  }
+  BuilderLock(const BuilderLock&) = delete;
+  BuilderLock& operator=(const BuilderLock&) = delete;
+
+ private:
+  pqxx::connection& conn_;
+};
 
 std::string QualifiedName(pqxx::transaction_base& tx, int partitions) {
   // The index lives in the schema of events; name it there explicitly for DROP.
@@ -48,6 +79,7 @@ std::vector<int> PartitionCountsInUse(pqxx::connection& conn, int configured) {
 void EnsurePartitionIndex(pqxx::connection& conn, int partitions,
                           const std::function<void(const std::string&)>& progress) {
   Translate("create the partition index", [&] {
+    BuilderLock lock(conn, progress);
     pqxx::nontransaction tx(conn);
     const auto name = PartitionIndexName(partitions);
     const auto state = tx.exec_params(kIndexStateSql, name);

@@ -147,7 +147,7 @@ TEST_CASE("the merge plan is one ordered index range per owned partition, merged
   CHECK(text.find("Rows Removed by Filter") == std::string::npos);
 }
 
-TEST_CASE("an interrupted index build is replaced; an existing index is kept", "[pg][reader][merge]") {
+TEST_CASE("an interrupted index build is replaced, an existing index is kept", "[pg][reader][merge]") {
   PgTestSchema db;
   Seed(db);
   // An invalid index of that name, as a failed CREATE INDEX CONCURRENTLY leaves it.

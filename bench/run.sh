@@ -42,3 +42,12 @@ for b in "${benches[@]}"; do
   "${cmd[@]}"
   echo "($(( $(date +%s) - start )) s)"
 done
+
+# Scripted benchmarks (they drive projd processes and psql/pgbench themselves).
+echo
+echo "== read_scaling.sh"
+cmd=("$build_dir/tests/projd-testpg" -- bash bench/read_scaling.sh "$build_dir/cmd/projd" ${PROJD_BENCH_EVENTS:-})
+echo "command: ${cmd[*]}"
+start=$(date +%s)
+"${cmd[@]}"
+echo "($(( $(date +%s) - start )) s)"

@@ -3,10 +3,10 @@
 // plan per page costs several times more). Reconnects on the next call after a broken
 // connection. Not thread-safe.
 //
-// Two plans (docs/reading.md, "Reads that scale with the workers"): a reader that owns at
-// most half of the partitions and finds the per-partition index of its partition count
-// (partition_index.h) merges one index range per owned partition; otherwise it walks the
-// primary key and filters by partition.
+// Two plans (docs/reading.md, "Reads that scale with the workers"): a reader that finds the
+// per-partition index of its partition count (partition_index.h) and owns few enough
+// partitions for the batch size (PrefersMerge) merges one index range per owned partition;
+// otherwise it walks the primary key and filters by partition.
 #pragma once
 
 #include <chrono>
@@ -34,6 +34,10 @@ class PgEventReader final : public EventReader {
   static const std::string& BatchSql();
   static std::string MergeSql(int partitions, int owned);
 
+  // Whether merging `owned` of `partitions` is cheaper than walking for batches of `limit`
+  // (when the index exists): docs/reading.md, "Reads that scale with the workers".
+  static bool PrefersMerge(int partitions, std::size_t owned, int limit);
+
   enum class ReadPlan { kNone, kPrimaryKeyWalk, kPartitionMerge };
   // The plan of the latest batch read.
   ReadPlan last_plan() const { return last_plan_; }
@@ -45,7 +49,7 @@ class PgEventReader final : public EventReader {
 
  private:
   pqxx::connection& Conn();
-  bool UseMerge(int partitions, std::size_t owned);
+  bool UseMerge(int partitions, std::size_t owned, int limit);
   pqxx::result ExecWalk(const ReadRequest& request, std::int64_t lowest);
   pqxx::result ExecMerge(const ReadRequest& request);
 

@@ -140,8 +140,9 @@ void CheckOrderedAndStrictlyIncreasing(const Delivery& d) {
 TEST_CASE("gap-safe readers deliver every committed event exactly once and the naive reader does not",
           "[pg][hwm][concurrency]") {
   PgTestSchema db;
-  SECTION("readers of half the partitions walk the primary key") {}
-  SECTION("readers of half the partitions merge them through the partition index") {
+  SECTION("partition readers walk the primary key") {}
+  SECTION("with the partition index, the reader of one partition merges") {
+    REQUIRE(projd::pg::PgEventReader::PrefersMerge(kPartitions, 1, 50));
     auto conn = db.Connect();
     projd::pg::EnsurePartitionIndex(*conn, kPartitions, [](const std::string&) {});
   }
@@ -149,7 +150,7 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
   std::atomic<int> rollbacks{0}, held{0};
   std::mutex m;
   std::int64_t final_max = std::numeric_limits<std::int64_t>::max();
-  Delivery follower, even, odd, naive, barrier;
+  Delivery follower, even, odd, naive, barrier, single;
 
   std::vector<std::thread> threads;
   threads.emplace_back([&] { GapSafeReader(db, {0, 1, 2, 3, 4, 5, 6, 7}, writers_done, final_max, m, follower); });
@@ -158,6 +159,8 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
   threads.emplace_back([&] { NaiveReader(db, writers_done, final_max, m, naive); });
   threads.emplace_back(
       [&] { GapSafeReader(db, {0, 1, 2, 3, 4, 5, 6, 7}, writers_done, final_max, m, barrier, /*window=*/2); });
+  // One partition of eight: with the index, the reader merges (PgEventReader::PrefersMerge).
+  threads.emplace_back([&] { GapSafeReader(db, {3}, writers_done, final_max, m, single); });
   std::vector<std::thread> writers;
   for (int w = 0; w < 5; ++w) writers.emplace_back([&, w] { Writer(db, 1000 + w, 80, rollbacks, held); });
   for (auto& t : writers) t.join();
@@ -191,6 +194,17 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
     CheckOrderedAndStrictlyIncreasing(barrier);
     CHECK(std::set<std::int64_t>(barrier.positions.begin(), barrier.positions.end()) == committed);
     CHECK(barrier.positions.size() == committed.size());
+  }
+  {
+    INFO("the reader of partition 3 alone");
+    std::set<std::int64_t> of3;
+    for (const auto& r : db.Exec("SELECT global_position FROM events"
+                                 " WHERE (coalesce(partition_hash, projd_fnv1a32(aggregate_id)) % 8) = 3")) {
+      of3.insert(r[0].as<std::int64_t>());
+    }
+    CheckOrderedAndStrictlyIncreasing(single);
+    CHECK(std::set<std::int64_t>(single.positions.begin(), single.positions.end()) == of3);
+    CHECK(single.positions.size() == of3.size());
   }
   {
     INFO("readers of disjoint partition sets together");

@@ -89,10 +89,11 @@ TEST_CASE("with the partition index a reader of few partitions merges them and r
   PgEventReader reader(db.options());
   std::mt19937 rng(7);
   int merged = 0, walked = 0;
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0; round < 400; ++round) {
     ReadRequest req;
     req.partition_count = kPartitions;
-    const int owned = 1 + static_cast<int>(rng() % 48);  // up to 32 merge, above walk
+    // Few partitions (the merge's side of the cost model) in half of the rounds.
+    const int owned = 1 + static_cast<int>(rng() % (round % 2 ? 48 : 6));
     while (static_cast<int>(req.after.size()) < owned) req.after[static_cast<int>(rng() % kPartitions)] = rng() % 2500;
     req.high_water_mark = 500 + rng() % 2600;
     req.limit = std::vector<int>{1, 10, 100, 1000}[rng() % 4];
@@ -109,11 +110,11 @@ TEST_CASE("with the partition index a reader of few partitions merges them and r
     std::int64_t lowest = req.high_water_mark;
     for (const auto& [p, a] : req.after) lowest = std::min(lowest, a);
     if (lowest >= req.high_water_mark) continue;  // nothing to read: no statement, no plan
-    const bool merge = owned * 2 <= kPartitions;
+    const bool merge = PgEventReader::PrefersMerge(kPartitions, req.after.size(), req.limit);
     CHECK((reader.last_plan() == PgEventReader::ReadPlan::kPartitionMerge) == merge);
     ++(merge ? merged : walked);
   }
-  CHECK(merged > 100);
+  CHECK(merged > 50);
   CHECK(walked > 50);
 }
 
@@ -168,4 +169,16 @@ TEST_CASE("an interrupted index build is replaced, an existing index is kept", "
   lines.clear();
   projd::pg::EnsurePartitionIndex(*conn, kPartitions, [&](const std::string& l) { lines.push_back(l); });
   CHECK(lines == std::vector<std::string>{"index " + projd::pg::PartitionIndexName(kPartitions) + " exists"});
+}
+
+TEST_CASE("the plan follows the cost of both: few partitions merge, many walk, larger batches merge more",
+          "[reader][merge]") {
+  CHECK(PgEventReader::PrefersMerge(64, 1, 100));         // one worker of 64
+  CHECK(PgEventReader::PrefersMerge(64, 4, 100));         // one of sixteen workers
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 8, 100));   // one of eight, small batches: walk
+  CHECK(PgEventReader::PrefersMerge(64, 8, 1000));        // ... large batches: merge
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 16, 1000));  // one of four: the walk is cheaper
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 33, 100000));  // more than half: always the walk
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 64, 100));
+  CHECK_FALSE(PgEventReader::PrefersMerge(1, 1, 100));
 }

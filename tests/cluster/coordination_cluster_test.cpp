@@ -181,6 +181,10 @@ TEST_CASE("split 16 -> 32 under load keeps every checkpoint and loses nothing", 
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("16 -> 32"));
   CHECK(fleet.Partitions() == 32);
+  // What the reads of 32 partitions can use was built before the switch (reading.md).
+  CHECK_THAT(r.out, Catch::Contains("index events_projd_partition_32 created"));
+  CHECK(r.out.find("events_projd_partition_32 created") < r.out.find("16 -> 32"));
+  CHECK(fleet.db().Scalar<bool>("SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_projd_partition_32'::regclass"));
   REQUIRE(WaitFor([&] { return load.appended() > 300; }, 10s));
   load.Stop();
   RequireConsistent(fleet, 3);

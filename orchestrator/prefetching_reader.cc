@@ -75,8 +75,9 @@ void PrefetchingReader::Run() {
     std::optional<ReadResult> result;
     try {
       result = inner_->ReadBatch(request);
-    } catch (const std::exception&) {
-      // Not reported here: the caller's own read of this batch meets the error again.
+    } catch (...) {
+      // Not reported here: the caller's own read of this batch meets the error again. Caught
+      // whatever it is: this thread must not end the process.
     }
     lock.lock();
     if (result && !inner_->Plan().empty()) plan_ = inner_->Plan();

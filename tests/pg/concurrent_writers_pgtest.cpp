@@ -144,7 +144,7 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
   SECTION("with the partition index, the reader of one partition merges") {
     REQUIRE(projd::pg::PgEventReader::PrefersMerge(kPartitions, 1, 50));
     auto conn = db.Connect();
-    projd::pg::EnsurePartitionIndex(*conn, kPartitions, [](const std::string&) {});
+    projd::pg::EnsurePartitionIndex(*conn, db.options(), kPartitions, [](const std::string&) {});
   }
   std::atomic<bool> writers_done{false};
   std::atomic<int> rollbacks{0}, held{0};

@@ -33,28 +33,24 @@ std::string MakeBatchSql() {
 
 constexpr const char* kBatchStatement = "projd_read_batch";
 
-// The per-partition merge (partition_index.h): one branch per owned partition, each the
-// first `limit` rows of its own range of the index, merged in position order. $1 mark,
-// $2 limit, $3 owned partitions, $4 their "after" positions (same order), $5 aggregate
-// types, $6 bounded contexts. P and the branch count are part of the text.
-std::string MakeMergeSql(int partitions, int owned) {
+// One fill of the per-partition read (partition_merge.h): for each partition in $3 (with its
+// "after" position at the same index of $4), its first $2 rows up to the mark $1, in scope
+// ($5 aggregate types, $6 bounded contexts; empty = all), from its own range of the index:
+// one index descent per partition. P is part of the text (the index expression's literal).
+std::string MakeFillSql(int partitions) {
   const auto part = PartitionExpression(partitions);
-  std::string sql = "SELECT * FROM (";
-  for (int i = 1; i <= owned; ++i) {
-    const auto n = std::to_string(i);
-    if (i > 1) sql += " UNION ALL ";
-    sql += std::string("(SELECT ") + kEventColumns + ", " + part + "::int AS partition FROM events WHERE " + part +
-           " = ($3::bigint[])[" + n + "] AND global_position > ($4::bigint[])[" + n + "] AND global_position <= $1" +
-           " AND (cardinality($5::text[]) = 0 OR aggregate_type = ANY($5::text[]))"
-           " AND (cardinality($6::text[]) = 0 OR bounded_context = ANY($6::text[]))"
-           " ORDER BY global_position LIMIT $2)";
-  }
-  return sql + ") AS owned ORDER BY global_position LIMIT $2";
+  return std::string("SELECT e.* FROM unnest($3::bigint[], $4::bigint[]) AS o(p, after)"
+                     " CROSS JOIN LATERAL (SELECT ") + kEventColumns + ", " + part + "::int AS partition" +
+         " FROM events WHERE " + part + " = o.p AND global_position > o.after AND global_position <= $1"
+         " AND (cardinality($5::text[]) = 0 OR aggregate_type = ANY($5::text[]))"
+         " AND (cardinality($6::text[]) = 0 OR bounded_context = ANY($6::text[]))"
+         " ORDER BY global_position LIMIT $2) AS e";
 }
 
-std::string MergeStatement(int partitions, int owned) {
-  return "projd_read_merge_" + std::to_string(partitions) + "_" + std::to_string(owned);
-}
+std::string FillStatement(int partitions) { return "projd_read_fill_" + std::to_string(partitions); }
+
+// Rows a merging reader keeps at most for later batches (chunk x owned partitions).
+constexpr int kKeptRowsBudget = 8192;
 
 // How often a reader looks again for the index of its partition count (it may be built
 // while workers run).
@@ -62,7 +58,7 @@ constexpr auto kIndexRecheck = std::chrono::seconds(60);
 
 }  // namespace
 
-std::string PgEventReader::MergeSql(int partitions, int owned) { return MakeMergeSql(partitions, owned); }
+std::string PgEventReader::FillSql(int partitions) { return MakeFillSql(partitions); }
 
 const std::string& PgEventReader::BatchSql() {
   static const std::string sql = MakeBatchSql();
@@ -91,26 +87,21 @@ pqxx::connection& PgEventReader::Conn() {
   if (!conn_ || !conn_->is_open()) {
     conn_ = Connect(options_);
     conn_->prepare(kBatchStatement, BatchSql());  // parsed and planned once per session
-    prepared_merges_.clear();
+    prepared_fills_.clear();
   }
   return *conn_;
 }
 
-bool PgEventReader::PrefersMerge(int partitions, std::size_t owned, int limit) {
-  // Owning more than half, the walk visits at most twice the rows it returns, in one scan.
-  if (owned == 0 || owned * 2 > static_cast<std::size_t>(partitions)) return false;
-  // Server time in tenths of a microsecond, fitted to batches timed on 1,000,000 cached
-  // events (reading.md): a merged row costs 2.7 us (a random heap access each), starting a
-  // branch 12.5 us; a walked row 2.0 us, plus 0.15 us for each row it skips (the walk
-  // visits P/k rows per row it returns, but neighbours on the same heap page are cheap).
-  const double n = limit, k = static_cast<double>(owned);
-  const double merge = 27 * n + 125 * k;
-  const double walk = 20 * n + 1.5 * (partitions / k) * n;
-  return merge < walk;
+bool PgEventReader::PrefersMerge(int partitions, std::size_t owned) {
+  // The walk visits about P/k rows per row it returns (sequentially: cheap neighbours); the
+  // per-partition read visits the rows it returns (a random heap access each) plus one
+  // index descent per chunk. Measured in reading.md: from a quarter of the partitions down
+  // the per-partition read costs the server no more time, and far fewer rows.
+  return owned > 0 && owned * 4 <= static_cast<std::size_t>(partitions);
 }
 
-bool PgEventReader::UseMerge(int partitions, std::size_t owned, int limit) {
-  if (!PrefersMerge(partitions, owned, limit)) return false;
+bool PgEventReader::UseMerge(int partitions, std::size_t owned) {
+  if (!PrefersMerge(partitions, owned)) return false;
   auto& check = index_checks_[partitions];
   const auto now = std::chrono::steady_clock::now();
   if (!check.checked || now - check.at >= kIndexRecheck) {
@@ -134,19 +125,45 @@ pqxx::result PgEventReader::ExecWalk(const ReadRequest& request, std::int64_t lo
                           request.limit);
 }
 
-pqxx::result PgEventReader::ExecMerge(const ReadRequest& request) {
-  const int owned = static_cast<int>(request.after.size());
-  const auto statement = MergeStatement(request.partition_count, owned);
+std::vector<EventWithPartition> PgEventReader::Fill(const FillRequest& request) {
+  const auto statement = FillStatement(request.partition_count);
   auto& conn = Conn();
-  if (prepared_merges_.insert(statement).second) conn.prepare(statement, MakeMergeSql(request.partition_count, owned));
+  if (prepared_fills_.insert(request.partition_count).second) {
+    conn.prepare(statement, MakeFillSql(request.partition_count));
+  }
   std::vector<std::int64_t> partitions, afters;
   for (const auto& [p, position] : request.after) {
     partitions.push_back(p);
     afters.push_back(position);
   }
   pqxx::nontransaction tx(conn);
-  return tx.exec_prepared(statement, request.high_water_mark, request.limit, IntArray(partitions), IntArray(afters),
-                          TextArray(request.scope.aggregate_types), TextArray(request.scope.bounded_contexts));
+  const auto rows = tx.exec_prepared(statement, request.high_water_mark, request.limit, IntArray(partitions),
+                                     IntArray(afters), TextArray(request.scope.aggregate_types),
+                                     TextArray(request.scope.bounded_contexts));
+  std::vector<EventWithPartition> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({EventFromRow(r), r[14].as<int>()});
+  return out;
+}
+
+ReadResult PgEventReader::ReadMerged(const ReadRequest& request) {
+  // A chunk of the batch size per partition, within the budget of rows kept.
+  const int owned = static_cast<int>(request.after.size());
+  const int chunk = std::max(1, std::min(request.limit, kKeptRowsBudget / owned));
+  return merge_.Read(request, chunk, [this](const FillRequest& f) { return Fill(f); });
+}
+
+ReadResult PgEventReader::ReadWalked(const ReadRequest& request, std::int64_t lowest) {
+  merge_.Clear();
+  ReadResult result;
+  result.scanned_to = request.high_water_mark;
+  const auto rows = ExecWalk(request, lowest);
+  result.events.reserve(rows.size());
+  for (const auto& r : rows) result.events.push_back({EventFromRow(r), r[14].as<int>()});
+  if (static_cast<int>(result.events.size()) >= request.limit) {
+    result.scanned_to = result.events.back().event.global_position;
+  }
+  return result;
 }
 
 std::string PgEventReader::Plan() const {
@@ -159,28 +176,22 @@ std::string PgEventReader::Plan() const {
 }
 
 ReadResult PgEventReader::ReadBatch(const ReadRequest& request) {
-  ReadResult result;
-  result.scanned_to = request.high_water_mark;
-  last_plan_ = ReadPlan::kNone;
-  if (request.after.empty() || request.limit <= 0) return result;
+  // Nothing to read runs no statement and keeps the plan of the latest one.
+  if (request.after.empty() || request.limit <= 0) return ReadResult{{}, request.high_water_mark};
   std::int64_t lowest = request.after.begin()->second;
   for (const auto& [p, position] : request.after) lowest = std::min(lowest, position);
-  if (lowest >= request.high_water_mark) return result;
+  if (lowest >= request.high_water_mark) return ReadResult{{}, request.high_water_mark};
   try {
-    // One statement, one snapshot: no BEGIN/COMMIT round trips around it.
-    const bool merge = UseMerge(request.partition_count, request.after.size(), request.limit);
-    const auto rows = merge ? ExecMerge(request) : ExecWalk(request, lowest);
+    // One statement per batch or fill, one snapshot each: no BEGIN/COMMIT round trips.
+    const bool merge = UseMerge(request.partition_count, request.after.size());
+    auto result = merge ? ReadMerged(request) : ReadWalked(request, lowest);
     last_plan_ = merge ? ReadPlan::kPartitionMerge : ReadPlan::kPrimaryKeyWalk;
-    result.events.reserve(rows.size());
-    for (const auto& r : rows) result.events.push_back({EventFromRow(r), r[14].as<int>()});
+    return result;
   } catch (const std::exception&) {
     conn_.reset();
+    merge_.Clear();
     Rethrow("read events");
   }
-  if (static_cast<int>(result.events.size()) >= request.limit) {
-    result.scanned_to = result.events.back().event.global_position;
-  }
-  return result;
 }
 
 }  // namespace projd::pg

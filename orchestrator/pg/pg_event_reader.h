@@ -5,8 +5,9 @@
 //
 // Two plans (docs/reading.md, "Reads that scale with the workers"): a reader that finds the
 // per-partition index of its partition count (partition_index.h) and owns few enough
-// partitions for the batch size (PrefersMerge) merges one index range per owned partition;
-// otherwise it walks the primary key and filters by partition.
+// partitions (PrefersMerge) reads each owned partition from its own index range, a chunk at
+// a time, and merges them in position order (PartitionMerge, which keeps the rows read
+// ahead); otherwise it walks the primary key and filters by partition.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@
 #include <pqxx/connection>
 
 #include "orchestrator/event_reader.h"
+#include "orchestrator/partition_merge.h"
 #include "orchestrator/pg/connection.h"
 
 namespace projd::pg {
@@ -29,17 +31,17 @@ class PgEventReader final : public EventReader {
 
   ReadResult ReadBatch(const ReadRequest& request) override;
 
-  // The SQL of a batch (for EXPLAIN in tests and docs): the primary-key walk, and the
-  // per-partition merge for `owned` partitions of `partitions`.
+  // The SQL (for EXPLAIN in tests and docs): a batch of the primary-key walk, and one fill
+  // of the per-partition read for `partitions`.
   static const std::string& BatchSql();
-  static std::string MergeSql(int partitions, int owned);
+  static std::string FillSql(int partitions);
 
-  // Whether merging `owned` of `partitions` is cheaper than walking for batches of `limit`
-  // (when the index exists): docs/reading.md, "Reads that scale with the workers".
-  static bool PrefersMerge(int partitions, std::size_t owned, int limit);
+  // Whether reading `owned` of `partitions` per partition is cheaper than walking (when the
+  // index exists): docs/reading.md, "Reads that scale with the workers".
+  static bool PrefersMerge(int partitions, std::size_t owned);
 
   enum class ReadPlan { kNone, kPrimaryKeyWalk, kPartitionMerge };
-  // The plan of the latest batch read.
+  // The plan of the latest statement (a request with nothing to read keeps it).
   ReadPlan last_plan() const { return last_plan_; }
   // "partition_merge" or "primary_key_walk" ("" before the first statement).
   std::string Plan() const override;
@@ -49,9 +51,11 @@ class PgEventReader final : public EventReader {
 
  private:
   pqxx::connection& Conn();
-  bool UseMerge(int partitions, std::size_t owned, int limit);
+  bool UseMerge(int partitions, std::size_t owned);
   pqxx::result ExecWalk(const ReadRequest& request, std::int64_t lowest);
-  pqxx::result ExecMerge(const ReadRequest& request);
+  ReadResult ReadWalked(const ReadRequest& request, std::int64_t lowest);
+  ReadResult ReadMerged(const ReadRequest& request);
+  std::vector<EventWithPartition> Fill(const FillRequest& request);
 
   struct IndexCheck {
     bool checked = false;
@@ -62,7 +66,8 @@ class PgEventReader final : public EventReader {
   ConnectionOptions options_;
   std::unique_ptr<pqxx::connection> conn_;
   std::map<int, IndexCheck> index_checks_;  // per partition count
-  std::set<std::string> prepared_merges_;   // merge statements prepared on this session
+  std::set<int> prepared_fills_;            // fill statements prepared on this session (by P)
+  PartitionMerge merge_;
   ReadPlan last_plan_ = ReadPlan::kNone;
 };
 

@@ -142,7 +142,7 @@ TEST_CASE("gap-safe readers deliver every committed event exactly once and the n
   PgTestSchema db;
   SECTION("partition readers walk the primary key") {}
   SECTION("with the partition index, the reader of one partition merges") {
-    REQUIRE(projd::pg::PgEventReader::PrefersMerge(kPartitions, 1, 50));
+    REQUIRE(projd::pg::PgEventReader::PrefersMerge(kPartitions, 1));
     auto conn = db.Connect();
     projd::pg::EnsurePartitionIndex(*conn, db.options(), kPartitions, [](const std::string&) {});
   }

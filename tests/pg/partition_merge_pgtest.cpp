@@ -109,8 +109,8 @@ TEST_CASE("with the partition index a reader of few partitions merges them and r
     CHECK(got.scanned_to == (full ? expected.back().first : req.high_water_mark));
     std::int64_t lowest = req.high_water_mark;
     for (const auto& [p, a] : req.after) lowest = std::min(lowest, a);
-    if (lowest >= req.high_water_mark) continue;  // nothing to read: no statement, no plan
-    const bool merge = PgEventReader::PrefersMerge(kPartitions, req.after.size(), req.limit);
+    if (lowest >= req.high_water_mark) continue;  // nothing to read: no statement
+    const bool merge = PgEventReader::PrefersMerge(kPartitions, req.after.size());
     CHECK((reader.last_plan() == PgEventReader::ReadPlan::kPartitionMerge) == merge);
     ++(merge ? merged : walked);
   }
@@ -133,19 +133,19 @@ TEST_CASE("without the index of its partition count a reader walks the primary k
   CHECK(got.events.size() == Expected(AllRows(db), req).size());
 }
 
-TEST_CASE("the merge plan is one ordered index range per owned partition, merged without a sort",
+TEST_CASE("a fill reads one ordered index range per partition, each only as far as it returns",
           "[pg][reader][merge]") {
   PgTestSchema db;
   Seed(db);
   CreateIndex(db, kPartitions);
   db.Exec("ANALYZE events");
-  const auto text = Explain(db, PgEventReader::MergeSql(kPartitions, 2), "(3000, 20, '{5,9}', '{0,0}', '{}', '{}')");
+  const auto text = Explain(db, PgEventReader::FillSql(kPartitions), "(3000, 20, '{5,9}', '{0,0}', '{}', '{}')");
   INFO(text);
-  CHECK(text.find("Merge Append") != std::string::npos);
   CHECK(text.find("Index Scan using " + projd::pg::PartitionIndexName(kPartitions)) != std::string::npos);
-  CHECK(text.find("Sort (") == std::string::npos);  // no Sort node ("Sort Key" is the merge's)
-  // Visited about what it returns: no branch read more than the limit.
+  CHECK(text.find("Sort") == std::string::npos);
+  // Visited what it returns: no row of another partition was looked at and dropped.
   CHECK(text.find("Rows Removed by Filter") == std::string::npos);
+  CHECK(text.find("loops=2") != std::string::npos);  // one index range per partition
 }
 
 TEST_CASE("an interrupted index build is replaced, an existing index is kept", "[pg][reader][merge]") {
@@ -174,14 +174,14 @@ TEST_CASE("an interrupted index build is replaced, an existing index is kept", "
   CHECK(lines == std::vector<std::string>{"index " + projd::pg::PartitionIndexName(kPartitions) + " exists"});
 }
 
-TEST_CASE("the plan follows the cost of both: few partitions merge, many walk, larger batches merge more",
+TEST_CASE("the plan follows the cost of both: up to a quarter of the partitions read per partition, more walk",
           "[reader][merge]") {
-  CHECK(PgEventReader::PrefersMerge(64, 1, 100));         // one worker of 64
-  CHECK(PgEventReader::PrefersMerge(64, 4, 100));         // one of sixteen workers
-  CHECK_FALSE(PgEventReader::PrefersMerge(64, 8, 100));   // one of eight, small batches: walk
-  CHECK(PgEventReader::PrefersMerge(64, 8, 1000));        // ... large batches: merge
-  CHECK_FALSE(PgEventReader::PrefersMerge(64, 16, 1000));  // one of four: the walk is cheaper
-  CHECK_FALSE(PgEventReader::PrefersMerge(64, 33, 100000));  // more than half: always the walk
-  CHECK_FALSE(PgEventReader::PrefersMerge(64, 64, 100));
-  CHECK_FALSE(PgEventReader::PrefersMerge(1, 1, 100));
+  CHECK(PgEventReader::PrefersMerge(64, 1));        // one worker of 64
+  CHECK(PgEventReader::PrefersMerge(64, 4));        // one of sixteen workers
+  CHECK(PgEventReader::PrefersMerge(64, 16));       // one of four
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 17));
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 32));  // one of two: the walk visits two rows per row
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 64));
+  CHECK_FALSE(PgEventReader::PrefersMerge(64, 0));
+  CHECK_FALSE(PgEventReader::PrefersMerge(1, 1));
 }

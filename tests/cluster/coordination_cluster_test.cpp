@@ -10,9 +10,11 @@
 
 #include "orchestrator/embedded_postgres.h"
 #include "orchestrator/pg/pg_event_store.h"
+#include "tests/support/appender.h"
 #include "tests/support/worker_fleet.h"
 
 using namespace std::chrono_literals;
+using projd::testing::Appender;
 using projd::testing::WaitFor;
 using projd::testing::WorkerFleet;
 
@@ -42,37 +44,6 @@ std::vector<std::string> OwnerNames(WorkerFleet& fleet) {
   }
   return out;
 }
-
-// Appends events from a background thread until stopped (a steady write load).
-class Appender {
- public:
-  explicit Appender(const projd::pg::ConnectionOptions& options, int aggregates = 37, int offset = 0)
-      : thread_([this, options, aggregates, offset] {
-          projd::pg::PgEventStore store(options);
-          for (int i = offset; !stop_; ++i) {
-            const projd::StreamId stream{"ctx", "Load", "load-" + std::to_string(i % aggregates)};
-            const projd::NewEvent e{.event_type = "Ticked", .payload = "{}"};
-            try {
-              store.Append(stream, projd::ExpectedVersion::Any(), std::span(&e, 1));
-              ++appended_;
-            } catch (const std::exception&) {
-              std::this_thread::sleep_for(20ms);  // the server may be restarting
-            }
-            std::this_thread::sleep_for(2ms);
-          }
-        }) {}
-  ~Appender() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int appended() const { return appended_; }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<int> appended_{0};
-  std::thread thread_;
-};
 
 }  // namespace
 

@@ -4,7 +4,8 @@
 # (after) and walking the primary key (before: the same run with the index dropped), then
 # what the index costs appends (`projd seed`, and single appends by pgbench at 200/s).
 # Rows visited = heap rows fetched from events (pg_stat_user_tables idx_tup_fetch +
-# seq_tup_read) during the catch-up. Run under a private server:
+# seq_tup_read) during the catch-up; server CPU = the CPU seconds of every server process
+# meanwhile (all statements: reads, checkpoints, coordination). Run under a private server:
 #
 #   build/tests/projd-testpg -- bash bench/read_scaling.sh build/cmd/projd [EVENTS]
 set -euo pipefail
@@ -18,6 +19,15 @@ visited() {
   q "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_user_tables
      WHERE schemaname = '$DATABASE_SCHEMA' AND relname = 'events'"
 }
+# CPU seconds the server spent so far: the postmaster, its live backends, and the backends
+# that ended (reaped into the postmaster's cutime/cstime).
+server_cpu() {
+  local pm
+  pm=$(head -1 "$(q "SHOW data_directory")/postmaster.pid")
+  { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat"
+    for c in $(pgrep -P "$pm"); do awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || true; done
+  } | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
+}
 pgbench=$(command -v pgbench || ls -d /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
 
 "$projd" migrate | grep index
@@ -28,10 +38,11 @@ echo "seeded $events events in $seeded s (with the index)"
 # One catch-up of a fresh replica set by N workers: seconds from the first checkpoint row to
 # all 64 at the last position, and the rows the server visited meanwhile.
 catch_up() {
-  local n=$1 rs=$2 pids=() first="" now before after
+  local n=$1 rs=$2 pids=() first="" now before after cpu_before cpu_after
   q "SELECT pg_stat_reset()" >/dev/null
   sleep 1  # the statistics reset reaches the collector asynchronously
   before=$(visited)
+  cpu_before=$(server_cpu)
   for i in $(seq 1 "$n"); do REPLICA_SET=$rs WORKER_NAME=w$i "$projd" run >/dev/null 2>&1 & pids+=($!); done
   while true; do
     r=$(q "SELECT count(*), coalesce(min(position), 0) FROM projd_checkpoints WHERE replica_set = '$rs'")
@@ -44,9 +55,11 @@ catch_up() {
   kill -TERM "${pids[@]}"; wait "${pids[@]}" || true
   sleep 1
   after=$(visited)
+  cpu_after=$(server_cpu)
   awk -v n="$n" -v s="$(echo "$now - $first" | bc)" -v v="$((after - before))" -v e="$events" -v plan="$3" \
-    'BEGIN { printf "%-18s %d worker%s  %6.1f s  %8.0f events/s  rows visited %10d = %.2f x the events\n",
-             plan, n, (n > 1 ? "s" : " "), s, e / s, v, v / e }'
+    -v cpu="$(echo "$cpu_after - $cpu_before" | bc)" \
+    'BEGIN { printf "%-18s %2d worker%s %6.1f s %8.0f events/s  rows visited %10d = %5.2f x the events  server CPU %5.1f s\n",
+             plan, n, (n > 1 ? "s" : " "), s, e / s, v, v / e, cpu }'
 }
 
 echo

@@ -44,9 +44,10 @@ std::optional<std::string> ReadWholeFile(const std::string& path, std::string* e
 
 }  // namespace
 
-int Main(int argc, char** argv, const SettingMap& env) {
+int Main(int argc, char** argv, const SettingMap& env, const ProjectionRegistry& registry) {
   Invocation invocation;
   invocation.env = env;
+  invocation.registry = &registry;
   invocation.program = argc > 0 ? argv[0] : "projd";
 
   CLI::App app{"projd: a distributed projection orchestrator over PostgreSQL"};

@@ -13,6 +13,7 @@
 
 #include "orchestrator/config_loader.h"
 #include "orchestrator/logging.h"
+#include <projd/registry.h>
 
 namespace projd::cli {
 
@@ -26,6 +27,7 @@ struct Invocation {
   SettingMap flags;  // configuration given as flags, keyed by variable name
   LoadedConfig loaded;  // filled in after parsing, before the action runs
   std::string program;  // argv[0]
+  const ProjectionRegistry* registry = nullptr;  // the projections this binary runs
   // The selected subcommand's work; returns the exit code.
   std::function<int()> action;
 };
@@ -53,8 +55,8 @@ class UsageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Runs the command line. `env` is the process environment.
-int Main(int argc, char** argv, const SettingMap& env);
+// Runs the command line over `registry`'s projections. `env` is the process environment.
+int Main(int argc, char** argv, const SettingMap& env, const ProjectionRegistry& registry);
 
 // Subcommands.
 void AddMigrateCommand(CLI::App& app, Invocation& invocation);

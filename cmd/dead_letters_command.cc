@@ -6,7 +6,7 @@
 #include "cmd/cli.h"
 #include "orchestrator/pg/pg_dead_letter_store.h"
 #include "projections/projection_sink.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::cli {
 namespace {
@@ -79,7 +79,7 @@ void AddDeadLettersCommand(CLI::App& app, Invocation& invocation) {
       const Config& c = invocation.loaded.config;
       std::vector<std::unique_ptr<Projection>> created;
       try {
-        created = ProjectionRegistry::Linked().Create({*projection});
+        created = invocation.registry->Create({*projection});
       } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
       }
@@ -90,7 +90,8 @@ void AddDeadLettersCommand(CLI::App& app, Invocation& invocation) {
       const int n = store.Replay(c.replica_set, *projection, target, [&](std::span<const Event> events,
                                                                           pqxx::work& tx) {
         if (auto* t = dynamic_cast<TransactionalProjection*>(&sink.projection())) {
-          t->Handle(events, tx);
+          Transaction handle(tx);
+          t->Handle(events, handle);
         } else {
           sink.Handle(events, true);
         }

@@ -4,7 +4,7 @@
 
 #include "cmd/cli.h"
 #include "orchestrator/pg/pg_coordination_store.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::cli {
 
@@ -20,15 +20,16 @@ void AddRebuildCommand(CLI::App& app, Invocation& invocation) {
       const Config& c = invocation.loaded.config;
       std::vector<std::unique_ptr<Projection>> created;
       try {
-        created = ProjectionRegistry::Linked().Create({*name});
+        created = invocation.registry->Create({*name});
       } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
       }
       auto& projection = *created.front();
       pg::PgCoordinationStore store({c.database_url, c.database_schema, "projd-rebuild"});
       const auto result = store.RebuildProjection(c.replica_set, *name, [&](pqxx::work& tx) {
-        projection.Setup(tx);
-        projection.Reset(tx);
+        Transaction handle(tx);  // Reset cannot commit apart from the checkpoints' reset
+        projection.Setup(handle);
+        projection.Reset(handle);
       });
       std::cout << "projection " << *name << " reset: " << result.checkpoints << " checkpoints back to 0";
       if (result.generation > 0) {

@@ -26,7 +26,7 @@
 #include "orchestrator/worker.h"
 #include "orchestrator/worker_id.h"
 #include "projections/projection_sink.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::cli {
 namespace {
@@ -92,7 +92,7 @@ int RunWorker(const Invocation& invocation) {
   // First, before any thread starts: destroyed last, so the deadline covers the teardown.
   StopSignals signals(c.shutdown_timeout, logger);
 
-  auto& registry = ProjectionRegistry::Linked();
+  auto& registry = *invocation.registry;
   if (const auto problems = registry.Problems(); !problems.empty()) {
     throw PermanentError("invalid projection registrations: " + problems.front());
   }

@@ -31,6 +31,8 @@ class BatchSink {
   // async sinks handle the batch first and their checkpoints are submitted afterwards.
   virtual bool Transactional() const = 0;
   virtual ReadScope Scope() const { return {}; }
+  // Events per batch; 0 = the worker's BATCH_SIZE.
+  virtual int BatchSize() const { return 0; }
   // What Apply/Handle throw decides who is to blame (docs/projections.md, "Errors"):
   //   projd::Error (errors.h)  - the database failed: retried with capped backoff for as
   //                              long as it lasts, never counted against the error policy;
@@ -40,6 +42,8 @@ class BatchSink {
   // rolls the unit back.
   virtual void Apply(std::span<const Event> batch, TransactionHandle& tx) {}
   virtual void Handle(std::span<const Event> batch, bool replaying) {}
+  // The worker is stopping: a batch being handled may end early (thread-safe).
+  virtual void RequestStop() {}
 };
 
 }  // namespace projd

@@ -69,6 +69,7 @@ void ProjectionRunner::RequestStop() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  sink_.RequestStop();  // a long Handle may observe it and return early
   cv_.notify_all();
   mark_.changed.Notify();
 }

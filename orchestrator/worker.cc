@@ -21,6 +21,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.poll_interval = config_.poll_interval;
   ro.stall_after = std::max(std::chrono::milliseconds(30000), 10 * config_.poll_interval);
   for (auto& sink : parts_.sinks) {
+    ro.batch_size = sink->BatchSize() > 0 ? sink->BatchSize() : config_.batch_size;
     ro.unit_lane = PersistenceCore::kSharedLane;
     if (sink->Transactional() && parts_.make_unit_store) {
       unit_stores_.push_back(parts_.make_unit_store());

@@ -20,6 +20,8 @@ ReadScope ProjectionSink::Scope() const {
   return ReadScope{scope.aggregate_types, scope.bounded_contexts};
 }
 
+int ProjectionSink::BatchSize() const { return std::clamp(projection_->BatchSize(), 0, 100000); }
+
 ErrorHandling ProjectionSink::OnError() const {
   const auto retry = projection_->Retry();
   ErrorHandling h;
@@ -35,7 +37,8 @@ ErrorHandling ProjectionSink::OnError() const {
 // everything else a HandlerError (pg::RethrowFromHandler; docs/projections.md, "Errors").
 void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {
   try {
-    static_cast<TransactionalProjection&>(*projection_).Handle(batch, pg::Work(tx));
+    Transaction handle(pg::Work(tx), stop_.get_token());
+    static_cast<TransactionalProjection&>(*projection_).Handle(batch, handle);
   } catch (const std::exception&) {
     pg::RethrowFromHandler("projection " + name_);
   }
@@ -46,6 +49,7 @@ void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
   AsyncContext context;
   context.replaying = replaying;
   context.connection = conn_.get();
+  context.stop = stop_.get_token();
   try {
     static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
   } catch (const std::exception&) {
@@ -63,7 +67,8 @@ void SetUpProjection(Projection& projection, const pg::ConnectionOptions& option
     auto conn = pg::Connect(options);
     pqxx::work tx(*conn);
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('projd_setup:' || $1))", projection.Name());
-    projection.Setup(tx);
+    Transaction handle(tx);
+    projection.Setup(handle);
     tx.commit();
   });
 }

@@ -1,15 +1,17 @@
 // ProjectionSink: adapts a user Projection to the runtime's BatchSink (transactional
-// projections get the unit's pqxx::work, async ones an AsyncContext with a connection of
-// their own), and runs a projection's Setup hook at worker start.
+// projections get the unit's transaction as a projd::Transaction, which cannot end it; async
+// ones an AsyncContext with a connection of their own), and runs a projection's Setup hook
+// at worker start.
 #pragma once
 
 #include <memory>
+#include <stop_token>
 
 #include <pqxx/connection>
 
 #include "orchestrator/batch_sink.h"
 #include "orchestrator/pg/connection.h"
-#include "projections/projection.h"
+#include <projd/projection.h>
 
 namespace projd {
 
@@ -22,9 +24,11 @@ class ProjectionSink final : public BatchSink {
   std::string Name() const override { return name_; }
   bool Transactional() const override { return projection_->Kind() == ProjectionKind::kTransactional; }
   ReadScope Scope() const override;
+  int BatchSize() const override;
   ErrorHandling OnError() const override;
   void Apply(std::span<const Event> batch, TransactionHandle& tx) override;
   void Handle(std::span<const Event> batch, bool replaying) override;
+  void RequestStop() override { stop_.request_stop(); }
 
   Projection& projection() { return *projection_; }
 
@@ -33,6 +37,7 @@ class ProjectionSink final : public BatchSink {
   const std::string name_;
   pg::ConnectionOptions options_;
   std::unique_ptr<pqxx::connection> conn_;
+  std::stop_source stop_;  // what Transaction::stop_requested and AsyncContext::stop observe
 };
 
 // Runs projection.Setup in its own transaction under a transaction-level advisory lock

@@ -1,6 +1,6 @@
 #include "orchestrator/pg/sql_array.h"
 
-namespace projd::pg {
+namespace projd {
 
 void AppendArrayElement(std::string& out, std::string_view value) {
   out.push_back('"');
@@ -27,4 +27,4 @@ std::string NullableTextArray(const std::vector<std::optional<std::string>>& val
   return out;
 }
 
-}  // namespace projd::pg
+}  // namespace projd

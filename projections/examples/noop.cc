@@ -1,6 +1,6 @@
 // noop (async): reads and acknowledges events without doing anything; measures the
 // orchestrator's own cost in benchmarks.
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::examples {
 namespace {

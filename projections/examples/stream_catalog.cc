@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "orchestrator/pg/sql_array.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::examples {
 namespace {
@@ -35,10 +35,10 @@ constexpr const char* kUpsertSql =
 class StreamCatalog final : public TransactionalProjection {
  public:
   std::string Name() const override { return "stream_catalog"; }
-  void Setup(pqxx::work& tx) override { tx.exec0(kCreateSql); }
-  void Reset(pqxx::work& tx) override { tx.exec0(kResetSql); }
+  void Setup(projd::Transaction& tx) override { tx.exec0(kCreateSql); }
+  void Reset(projd::Transaction& tx) override { tx.exec0(kResetSql); }
 
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     struct Row {
       std::int64_t first = 0, last = 0;
       std::string last_type;

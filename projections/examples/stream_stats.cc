@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "orchestrator/pg/sql_array.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::examples {
 namespace {
@@ -39,10 +39,10 @@ constexpr const char* kUpsertSql =
 class StreamStats final : public TransactionalProjection {
  public:
   std::string Name() const override { return "stream_stats"; }
-  void Setup(pqxx::work& tx) override { tx.exec0(kCreateSql); }
-  void Reset(pqxx::work& tx) override { tx.exec0(kResetSql); }
+  void Setup(projd::Transaction& tx) override { tx.exec0(kCreateSql); }
+  void Reset(projd::Transaction& tx) override { tx.exec0(kResetSql); }
 
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     struct Stats {
       std::int64_t count = 0, last_version = 0, version_sum = 0, last_position = 0;
     };

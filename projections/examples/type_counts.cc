@@ -5,7 +5,7 @@
 
 #include "orchestrator/partitioning.h"
 #include "orchestrator/pg/sql_array.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::examples {
 namespace {
@@ -45,8 +45,8 @@ constexpr std::uint32_t kBuckets = 4096;
 class TypeCounts final : public AsyncProjection {
  public:
   std::string Name() const override { return "type_counts"; }
-  void Setup(pqxx::work& tx) override { tx.exec0(kCreateSql); }
-  void Reset(pqxx::work& tx) override { tx.exec0(kResetSql); }
+  void Setup(projd::Transaction& tx) override { tx.exec0(kCreateSql); }
+  void Reset(projd::Transaction& tx) override { tx.exec0(kResetSql); }
 
   void Handle(std::span<const Event> batch, AsyncContext& context) override {
     if (batch.empty()) return;

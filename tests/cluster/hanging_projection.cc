@@ -11,7 +11,7 @@
 
 #include <pqxx/pqxx>
 
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::testing {
 namespace {
@@ -26,11 +26,11 @@ void HangWhileFileExists(const std::string& projection) {
 class HangingTransactional final : public TransactionalProjection {
  public:
   std::string Name() const override { return "hanging_tx"; }
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0("CREATE TABLE IF NOT EXISTS hanging_tx_model (position BIGINT NOT NULL)");
   }
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE hanging_tx_model"); }
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE hanging_tx_model"); }
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     for (const auto& e : batch) {
       tx.exec_params0("INSERT INTO hanging_tx_model VALUES ($1)", e.global_position);
       if (e.event_type == "Hang") HangWhileFileExists(Name());
@@ -41,10 +41,10 @@ class HangingTransactional final : public TransactionalProjection {
 class HangingAsync final : public AsyncProjection {
  public:
   std::string Name() const override { return "hanging_async"; }
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0("CREATE TABLE IF NOT EXISTS hanging_async_model (position BIGINT PRIMARY KEY)");
   }
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE hanging_async_model"); }
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE hanging_async_model"); }
   void Handle(std::span<const Event> batch, AsyncContext& context) override {
     pqxx::work tx(*context.connection);
     for (const auto& e : batch) {

@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "orchestrator/pg/sql_array.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::testing {
 namespace {
@@ -29,10 +29,10 @@ constexpr const char* kViolationSql =
 class OrderCheck final : public TransactionalProjection {
  public:
   std::string Name() const override { return "order_check"; }
-  void Setup(pqxx::work& tx) override { tx.exec0(kCreateSql); }
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE order_check, order_violations"); }
+  void Setup(projd::Transaction& tx) override { tx.exec0(kCreateSql); }
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE order_check, order_violations"); }
 
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     std::map<std::string, std::int64_t> last;
     for (const auto& e : batch) last.emplace(Key(e), 0);
     std::vector<std::string> keys;

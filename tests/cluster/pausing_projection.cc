@@ -9,7 +9,7 @@
 
 #include <pqxx/pqxx>
 
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::testing {
 namespace {
@@ -17,11 +17,11 @@ namespace {
 class PausingProjection final : public TransactionalProjection {
  public:
   std::string Name() const override { return "pausing"; }
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0("CREATE TABLE IF NOT EXISTS pausing_model (position BIGINT PRIMARY KEY, event_type TEXT NOT NULL)");
   }
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE pausing_model"); }
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE pausing_model"); }
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     for (const auto& e : batch) {
       tx.exec_params0("INSERT INTO pausing_model VALUES ($1, $2)", e.global_position, e.event_type);
       const char* marker = std::getenv("PROJD_TEST_PAUSE_MARKER");

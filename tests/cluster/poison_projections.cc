@@ -2,7 +2,7 @@
 // "Poison" until a row exists in poison_fixed (the "fixed deploy"), with short retries.
 #include <pqxx/pqxx>
 
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace projd::testing {
 namespace {
@@ -13,12 +13,12 @@ class PoisonProjection final : public TransactionalProjection {
   std::string Name() const override { return kSkip ? "poison_skip" : "poison_stop"; }
   ErrorPolicy OnError() const override { return kSkip ? ErrorPolicy::kSkip : ErrorPolicy::kStop; }
   RetryPolicy Retry() const override { return {2, std::chrono::milliseconds(10), std::chrono::milliseconds(20)}; }
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0("CREATE TABLE IF NOT EXISTS " + Table() + " (position BIGINT PRIMARY KEY, aggregate_id TEXT NOT NULL)");
     tx.exec0("CREATE TABLE IF NOT EXISTS poison_fixed (fixed BOOLEAN)");
   }
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE " + Table()); }
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE " + Table()); }
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     const bool fixed = tx.exec1("SELECT count(*) FROM poison_fixed")[0].as<int>() > 0;
     for (const auto& e : batch) {
       if (e.event_type == "Poison" && !fixed) throw std::runtime_error("cannot handle poison");

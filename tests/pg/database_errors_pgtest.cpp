@@ -70,12 +70,12 @@ class LockedStats final : public projd::TransactionalProjection {
   std::string Name() const override { return "stream_stats"; }
   projd::ErrorPolicy OnError() const override { return policy_; }
   projd::RetryPolicy Retry() const override { return {2, 1ms, 2ms}; }
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0(
         "CREATE TABLE IF NOT EXISTS stream_stats (aggregate_id TEXT PRIMARY KEY, event_count BIGINT NOT NULL,"
         " version_sum BIGINT NOT NULL)");
   }
-  void Handle(std::span<const Event> batch, pqxx::work& tx) override {
+  void Handle(std::span<const Event> batch, projd::Transaction& tx) override {
     std::map<std::string, std::pair<std::int64_t, std::int64_t>> per;
     for (const auto& e : batch) {
       ++per[e.aggregate_id].first;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace {
 
@@ -13,20 +13,44 @@ class Alpha final : public projd::AsyncProjection {
 class Beta final : public projd::TransactionalProjection {
  public:
   std::string Name() const override { return "beta"; }
-  void Handle(std::span<const projd::Event>, pqxx::work&) override {}
+  void Handle(std::span<const projd::Event>, projd::Transaction&) override {}
 };
 
-projd::ProjectionRegistry TwoProjections() {
-  projd::ProjectionRegistry r;
+void AddTwo(projd::ProjectionRegistry& r) {
   r.Add("beta", [] { return std::make_unique<Beta>(); });
   r.Add("alpha", [] { return std::make_unique<Alpha>(); });
-  return r;
 }
+
+// A projection that needs something from its team's code (a client, a configuration).
+struct Greeter {
+  std::string greeting;
+};
+
+class Greeting final : public projd::AsyncProjection {
+ public:
+  explicit Greeting(std::shared_ptr<const Greeter> greeter) : greeter_(std::move(greeter)) {}
+  std::string Name() const override { return "greeting"; }
+  int BatchSize() const override { return 7; }
+  void Handle(std::span<const projd::Event>, projd::AsyncContext&) override {}
+  const Greeter& greeter() const { return *greeter_; }
+
+ private:
+  std::shared_ptr<const Greeter> greeter_;
+};
+
+int counted_constructions = 0;
+class Counted final : public projd::AsyncProjection {
+ public:
+  Counted() { ++counted_constructions; }
+  std::string Name() const override { return "counted"; }
+  void Handle(std::span<const projd::Event>, projd::AsyncContext&) override {}
+};
 
 }  // namespace
 
 TEST_CASE("the registry creates all projections when none are selected", "[projections]") {
-  const auto r = TwoProjections();
+  projd::ProjectionRegistry r;
+  AddTwo(r);
   CHECK(r.Names() == std::vector<std::string>{"alpha", "beta"});
   const auto all = r.Create({});
   REQUIRE(all.size() == 2);
@@ -34,7 +58,8 @@ TEST_CASE("the registry creates all projections when none are selected", "[proje
 }
 
 TEST_CASE("the registry creates only the selected projections", "[projections]") {
-  const auto r = TwoProjections();
+  projd::ProjectionRegistry r;
+  AddTwo(r);
   const auto one = r.Create({"beta"});
   REQUIRE(one.size() == 1);
   CHECK(one[0]->Name() == "beta");
@@ -42,13 +67,15 @@ TEST_CASE("the registry creates only the selected projections", "[projections]")
 }
 
 TEST_CASE("an unknown projection name is an error listing the registered ones", "[projections]") {
-  const auto r = TwoProjections();
+  projd::ProjectionRegistry r;
+  AddTwo(r);
   REQUIRE_THROWS_WITH(r.Create({"beta", "gamma"}),
                       Catch::Contains("gamma") && Catch::Contains("registered: alpha, beta"));
 }
 
 TEST_CASE("duplicate and malformed projection names are reported", "[projections]") {
-  auto r = TwoProjections();
+  projd::ProjectionRegistry r;
+  AddTwo(r);
   r.Add("alpha", [] { return std::make_unique<Alpha>(); });
   r.Add("Bad Name", [] { return std::make_unique<Alpha>(); });
   const auto problems = r.Problems();
@@ -64,3 +91,65 @@ TEST_CASE("projection names follow the documented rules", "[projections]") {
   CHECK_FALSE(projd::IsValidProjectionName("2fast"));
   CHECK_FALSE(projd::IsValidProjectionName("Upper"));
 }
+
+TEST_CASE("a factory builds a projection with its dependencies, once per Create", "[projections][sdk]") {
+  auto greeter = std::make_shared<const Greeter>(Greeter{"hello"});
+  projd::ProjectionRegistry r;
+  int built = 0;
+  r.Add("greeting", [greeter, &built] {
+    ++built;
+    return std::make_unique<Greeting>(greeter);
+  });
+  CHECK(r.Names() == std::vector<std::string>{"greeting"});
+  CHECK(built == 0);  // listing names builds nothing
+  const auto created = r.Create({"greeting"});
+  REQUIRE(created.size() == 1);
+  CHECK(built == 1);
+  const auto& g = dynamic_cast<const Greeting&>(*created[0]);
+  CHECK(g.greeter().greeting == "hello");
+  CHECK(g.BatchSize() == 7);
+}
+
+TEST_CASE("a registered type is first built when the registry is read, and that instance is used",
+          "[projections][sdk]") {
+  projd::ProjectionRegistry r;
+  counted_constructions = 0;
+  r.Add<Counted>();
+  CHECK(counted_constructions == 0);  // nothing during registration (static initialisation)
+  CHECK(r.Names() == std::vector<std::string>{"counted"});
+  CHECK(counted_constructions == 1);
+  CHECK(r.Create({}).size() == 1);
+  CHECK(counted_constructions == 1);  // the instance built for the name
+  CHECK(r.Create({}).size() == 1);
+  CHECK(counted_constructions == 2);
+}
+
+TEST_CASE("a factory whose projection reports another name is refused", "[projections][sdk]") {
+  projd::ProjectionRegistry r;
+  r.Add("orders", [] { return std::make_unique<Alpha>(); });
+  REQUIRE_THROWS_WITH(r.Create({}), Catch::Contains("registered as 'orders' names itself 'alpha'"));
+}
+
+TEST_CASE("statements that would end the unit's transaction are recognised, others are not", "[projections][sdk]") {
+  using projd::Transaction;
+  for (const auto* sql : {"COMMIT", "commit;", "  -- why\n COMMIT", "/* x */ end", "ROLLBACK", "rollback and chain",
+                          "ABORT", "BEGIN", "START TRANSACTION", "PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'",
+                          "ROLLBACK PREPARED 'x'", "\tEnd Transaction"}) {
+    INFO(sql);
+    CHECK(Transaction::EndsTransaction(sql));
+  }
+  for (const auto* sql : {"INSERT INTO t VALUES (1)", "SAVEPOINT s", "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s",
+                          "rollback to s", "PREPARE q AS SELECT 1", "SELECT 'COMMIT'", "UPDATE commits SET n = 1",
+                          "WITH x AS (SELECT 1) SELECT * FROM x", "(SELECT 1)", "", "-- only a comment"}) {
+    INFO(sql);
+    CHECK_FALSE(Transaction::EndsTransaction(sql));
+  }
+}
+
+// What Handle receives has no way to end the transaction: no commit(), no abort().
+template <typename T>
+concept CanCommit = requires(T& t) { t.commit(); };
+template <typename T>
+concept CanAbort = requires(T& t) { t.abort(); };
+static_assert(!CanCommit<projd::Transaction> && !CanAbort<projd::Transaction>);
+static_assert(CanCommit<pqxx::work>);  // the check above would see them

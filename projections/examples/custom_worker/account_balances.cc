@@ -7,7 +7,7 @@
 #include <string>
 
 #include "orchestrator/pg/sql_array.h"
-#include "projections/registry.h"
+#include <projd/registry.h>
 
 namespace bank {
 
@@ -19,16 +19,16 @@ class AccountBalances final : public projd::TransactionalProjection {
 
   projd::ErrorPolicy OnError() const override { return projd::ErrorPolicy::kSkip; }
 
-  void Setup(pqxx::work& tx) override {
+  void Setup(projd::Transaction& tx) override {
     tx.exec0(
         "CREATE TABLE IF NOT EXISTS account_balances ("
         " account_id TEXT PRIMARY KEY,"
         " balance NUMERIC NOT NULL DEFAULT 0)");
   }
 
-  void Reset(pqxx::work& tx) override { tx.exec0("TRUNCATE account_balances"); }
+  void Reset(projd::Transaction& tx) override { tx.exec0("TRUNCATE account_balances"); }
 
-  void Handle(std::span<const projd::Event> batch, pqxx::work& tx) override {
+  void Handle(std::span<const projd::Event> batch, projd::Transaction& tx) override {
     std::map<std::string, long long> delta;
     for (const auto& e : batch) {
       const long long amount = std::stoll(e.payload);  // throws on a poison event

@@ -1,0 +1,74 @@
+// projd::Transaction (include/projd/transaction.h) on a real server: whatever a projection
+// tries, its writes stay inside the unit's transaction, which only the runtime ends. So a
+// projection that "commits" cannot make its writes durable without the checkpoint, and a
+// retried batch never applies twice.
+#include <catch2/catch.hpp>
+
+#include <projd/projection.h>
+
+#include "tests/support/pg_test_schema.h"
+
+using projd::testing::PgTestSchema;
+
+namespace {
+
+// Writes one row per event, then tries to end the transaction the way `how` says.
+class Committing final : public projd::TransactionalProjection {
+ public:
+  explicit Committing(std::string how) : how_(std::move(how)) {}
+  std::string Name() const override { return "committing"; }
+  void Handle(std::span<const projd::Event> batch, projd::Transaction& tx) override {
+    for (const auto& e : batch) tx.exec_params0("INSERT INTO model VALUES ($1)", e.global_position);
+    tx.exec(how_);
+  }
+
+ private:
+  std::string how_;
+};
+
+std::vector<projd::Event> TwoEvents() {
+  std::vector<projd::Event> events(2);
+  events[0].global_position = 1;
+  events[1].global_position = 2;
+  return events;
+}
+
+}  // namespace
+
+TEST_CASE("a projection cannot commit its writes apart from the checkpoint, by any statement", "[pg][sdk]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (position bigint)");
+  const auto events = TwoEvents();
+  for (const std::string how : {"COMMIT", "commit", "END", "ROLLBACK", "ABORT", "COMMIT AND CHAIN",
+                                "PREPARE TRANSACTION 'p'", "SELECT 1; COMMIT", "/* sneaky */ COMMIT"}) {
+    INFO(how);
+    auto conn = db.Connect();
+    pqxx::work unit(*conn);
+    projd::Transaction tx(unit);
+    Committing projection(how);
+    // Refused before it is sent (std::logic_error), or by the server as more than one
+    // command: either way the batch fails and the runtime rolls the unit back.
+    CHECK_THROWS(projection.Handle(events, tx));
+    CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 0);  // nothing visible outside
+    unit.abort();
+    CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 0);
+    CHECK(db.Scalar<int>("SELECT count(*) FROM pg_prepared_xacts") == 0);
+  }
+}
+
+TEST_CASE("the projection's own savepoints leave the unit's transaction whole", "[pg][sdk]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (position bigint PRIMARY KEY)");
+  auto conn = db.Connect();
+  pqxx::work unit(*conn);
+  projd::Transaction tx(unit);
+  tx.exec0("INSERT INTO model VALUES (1)");
+  tx.exec0("SAVEPOINT mine");
+  CHECK_THROWS(tx.exec0("INSERT INTO model VALUES (1)"));  // a duplicate: handled by rolling back to it
+  tx.exec0("ROLLBACK TO SAVEPOINT mine");
+  tx.exec0("INSERT INTO model VALUES (2)");
+  tx.exec0("RELEASE SAVEPOINT mine");
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 0);  // still the runtime's to commit
+  unit.commit();
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 2);
+}

@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test tsan-unit unit demo bench faults sanitize clean
+.PHONY: all deps configure build test tsan-unit unit demo bench faults sanitize package clean
 
 all: build
 
@@ -46,6 +46,11 @@ faults: build
 
 bench: build
 	@bash bench/run.sh $(BUILD_DIR)
+
+# Debian packages in $(BUILD_DIR): projd (the binary) and projd-dev (the SDK: headers, static
+# libraries, find_package(projd) with projd_add_worker). docs/projections.md.
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
 
 # Address + undefined-behaviour sanitizer build of every test.
 sanitize: deps

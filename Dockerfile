@@ -1,9 +1,11 @@
 # projd container image: a build stage with the same Debian packages as
 # scripts/install-deps.sh's build_packages (tests/deploy checks that they match), and a
-# runtime stage with only the shared libraries projd links. Teams that link their own
-# projections build FROM the build stage (see docs/kubernetes.md).
+# runtime stage with only the shared libraries projd links. The build stage also installs
+# the SDK (headers, static libraries, find_package(projd)) under /usr/local, so a team builds
+# its own worker FROM it: examples/sdk-worker/Dockerfile, docs/projections.md.
 #
 #   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) -t projd:dev .
+#   docker build --target build -t projd-build:dev .     # the SDK image teams build FROM
 #   docker run --rm projd:dev --help
 
 FROM debian:bookworm-slim AS build
@@ -21,8 +23,11 @@ ARG REVISION=unknown
 # The worker executable to ship: `projd`, or a worker of yours made with projd_add_worker
 # (for example --build-arg WORKER_TARGET=bank-worker); it is installed as /usr/local/bin/projd.
 ARG WORKER_TARGET=projd
+# The SDK (component dev of cmake/ProjdInstall.cmake) goes to /usr/local, where
+# find_package(projd) finds it; any worker target builds every library it installs.
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DPROJD_REVISION=${REVISION} \
  && cmake --build /build --target "${WORKER_TARGET}" \
+ && cmake --install /build --component dev --prefix /usr/local --strip \
  && strip --strip-debug -o /projd "$(find /build -type f -name "${WORKER_TARGET}" -perm -u+x | head -n 1)"
 
 FROM debian:bookworm-slim AS runtime

@@ -4,12 +4,14 @@
 //
 // - there is no commit() or abort(): the runtime commits (read-model writes and checkpoint
 //   together) or rolls back;
-// - every statement is sent alone (one command per call: "INSERT ...; COMMIT" is refused by
-//   the server), and a statement that would end or restart the transaction (COMMIT, END,
+// - a statement that would end or restart the transaction (COMMIT, END,
 //   ROLLBACK other than ROLLBACK TO a savepoint, ABORT, BEGIN, START TRANSACTION, PREPARE
 //   TRANSACTION, COMMIT/ROLLBACK PREPARED) is refused with std::logic_error before it is
-//   sent: a projection bug, handled by the projection's error policy like any exception
-//   from Handle. The projection's own savepoints (SAVEPOINT, RELEASE, ROLLBACK TO) are fine.
+//   sent, also inside a script of several statements (exec() runs scripts such as a Setup's
+//   DDL; they are split at semicolons outside quotes, dollar quotes and comments, and every
+//   statement is checked; exec_params() runs exactly one statement): a projection bug,
+//   handled by the projection's error policy like any exception from Handle. The
+//   projection's own savepoints (SAVEPOINT, RELEASE, ROLLBACK TO) are fine.
 //
 // So a projection cannot commit its writes without the checkpoint, and a retried batch never
 // applies twice. Valid only during the call it is passed to; not thread-safe.
@@ -19,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -31,8 +34,10 @@ class Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
 
-  // One statement without parameters.
-  pqxx::result exec(std::string_view sql) { return tx_.exec_params(Checked(sql)); }
+  // Statements without parameters (a script of several is fine: the last one's result).
+  // A failing script ends the transaction's use (the batch fails); a failing single
+  // statement can be recovered with ROLLBACK TO a savepoint of the projection's own.
+  pqxx::result exec(std::string_view sql);
   void exec0(std::string_view sql) { Expect(exec(sql), 0); }
   pqxx::row exec1(std::string_view sql) { return Expect(exec(sql), 1)[0]; }
 
@@ -62,8 +67,10 @@ class Transaction {
   bool stop_requested() const { return stop_.stop_requested(); }
   const std::stop_token& stop_token() const { return stop_; }
 
-  // True when `sql` would end or restart the transaction (the statements refused above).
+  // True when a statement of `sql` would end or restart the transaction (refused above).
   static bool EndsTransaction(std::string_view sql);
+  // The statements of a script (split at semicolons outside quotes and comments).
+  static std::vector<std::string_view> Statements(std::string_view sql);
 
  private:
   std::string Checked(std::string_view sql) const;

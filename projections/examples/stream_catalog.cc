@@ -6,7 +6,7 @@
 #include <map>
 #include <tuple>
 
-#include "orchestrator/pg/sql_array.h"
+#include <projd/sql_array.h>
 #include <projd/registry.h>
 
 namespace projd::examples {
@@ -61,8 +61,8 @@ class StreamCatalog final : public TransactionalProjection {
       lasts.push_back(r.last);
       last_types.push_back(r.last_type);
     }
-    tx.exec_params0(kUpsertSql, pg::TextArray(contexts), pg::TextArray(types), pg::TextArray(ids),
-                    pg::IntArray(firsts), pg::IntArray(lasts), pg::TextArray(last_types));
+    tx.exec_params0(kUpsertSql, projd::TextArray(contexts), projd::TextArray(types), projd::TextArray(ids),
+                    projd::IntArray(firsts), projd::IntArray(lasts), projd::TextArray(last_types));
   }
 };
 

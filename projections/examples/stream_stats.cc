@@ -5,7 +5,7 @@
 #include <map>
 #include <tuple>
 
-#include "orchestrator/pg/sql_array.h"
+#include <projd/sql_array.h>
 #include <projd/registry.h>
 
 namespace projd::examples {
@@ -67,9 +67,9 @@ class StreamStats final : public TransactionalProjection {
       sums.push_back(s.version_sum);
       positions.push_back(s.last_position);
     }
-    tx.exec_params0(kUpsertSql, pg::TextArray(contexts), pg::TextArray(types), pg::TextArray(ids),
-                    pg::IntArray(counts), pg::IntArray(last_versions), pg::IntArray(sums),
-                    pg::IntArray(positions));
+    tx.exec_params0(kUpsertSql, projd::TextArray(contexts), projd::TextArray(types), projd::TextArray(ids),
+                    projd::IntArray(counts), projd::IntArray(last_versions), projd::IntArray(sums),
+                    projd::IntArray(positions));
   }
 };
 

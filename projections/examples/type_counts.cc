@@ -4,7 +4,7 @@
 #include <map>
 
 #include "orchestrator/partitioning.h"
-#include "orchestrator/pg/sql_array.h"
+#include <projd/sql_array.h>
 #include <projd/registry.h>
 
 namespace projd::examples {
@@ -61,16 +61,16 @@ class TypeCounts final : public AsyncProjection {
       types.push_back(key.first);
       keys.push_back(key.second);
       lasts.push_back(list.back());
-      positions.push_back(pg::IntArray(list));
+      positions.push_back(projd::IntArray(list));
     }
-    const auto t = pg::TextArray(types);
-    const auto k = pg::IntArray(keys);
+    const auto t = projd::TextArray(types);
+    const auto k = projd::IntArray(keys);
     pqxx::work tx(*context.connection);
     // A few hundred keys of a table of 6 x 4096 rows: the planner would hash the whole table
     // (13 ms); index lookups take 2 ms. For this transaction only.
     tx.exec0(kPlanSql);
     tx.exec_params0(kEnsureAndLockSql, t, k);
-    tx.exec_params0(kApplySql, t, k, pg::IntArray(lasts), pg::TextArray(positions));
+    tx.exec_params0(kApplySql, t, k, projd::IntArray(lasts), projd::TextArray(positions));
     tx.commit();
   }
 };

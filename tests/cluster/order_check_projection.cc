@@ -7,7 +7,7 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/pg/sql_array.h"
+#include <projd/sql_array.h>
 #include <projd/registry.h>
 
 namespace projd::testing {
@@ -37,7 +37,7 @@ class OrderCheck final : public TransactionalProjection {
     for (const auto& e : batch) last.emplace(Key(e), 0);
     std::vector<std::string> keys;
     for (const auto& [k, v] : last) keys.push_back(k);
-    for (const auto& r : tx.exec_params(kLoadSql, pg::TextArray(keys))) {
+    for (const auto& r : tx.exec_params(kLoadSql, projd::TextArray(keys))) {
       last[r[0].as<std::string>()] = r[1].as<std::int64_t>();
     }
     std::vector<std::int64_t> positions, expected, got;
@@ -54,10 +54,10 @@ class OrderCheck final : public TransactionalProjection {
     }
     std::vector<std::int64_t> versions;
     for (const auto& [k, v] : last) versions.push_back(v);
-    tx.exec_params0(kUpsertSql, pg::TextArray(keys), pg::IntArray(versions));
+    tx.exec_params0(kUpsertSql, projd::TextArray(keys), projd::IntArray(versions));
     if (!positions.empty()) {
-      tx.exec_params0(kViolationSql, pg::IntArray(positions), pg::TextArray(bad_keys), pg::IntArray(expected),
-                      pg::IntArray(got));
+      tx.exec_params0(kViolationSql, projd::IntArray(positions), projd::TextArray(bad_keys), projd::IntArray(expected),
+                      projd::IntArray(got));
     }
   }
 

@@ -46,14 +46,26 @@ TEST_CASE("a projection cannot commit its writes apart from the checkpoint, by a
     pqxx::work unit(*conn);
     projd::Transaction tx(unit);
     Committing projection(how);
-    // Refused before it is sent (std::logic_error), or by the server as more than one
-    // command: either way the batch fails and the runtime rolls the unit back.
+    // Refused before it is sent (std::logic_error): the batch fails and the runtime rolls
+    // the unit back.
     CHECK_THROWS(projection.Handle(events, tx));
     CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 0);  // nothing visible outside
     unit.abort();
     CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 0);
     CHECK(db.Scalar<int>("SELECT count(*) FROM pg_prepared_xacts") == 0);
   }
+}
+
+TEST_CASE("a Setup script of several statements runs in the unit's transaction", "[pg][sdk]") {
+  PgTestSchema db;
+  auto conn = db.Connect();
+  pqxx::work unit(*conn);
+  projd::Transaction tx(unit);
+  tx.exec("CREATE TABLE a (x text DEFAULT ';'); CREATE INDEX a_x ON a (x); INSERT INTO a DEFAULT VALUES");
+  CHECK(tx.exec1("SELECT x FROM a")[0].as<std::string>() == ";");
+  unit.abort();
+  CHECK(db.Scalar<int>("SELECT count(*) FROM pg_class WHERE relname = 'a' AND relnamespace = '" + db.schema() +
+                       "'::regnamespace") == 0);
 }
 
 TEST_CASE("the projection's own savepoints leave the unit's transaction whole", "[pg][sdk]") {

@@ -130,17 +130,23 @@ TEST_CASE("a factory whose projection reports another name is refused", "[projec
   REQUIRE_THROWS_WITH(r.Create({}), Catch::Contains("registered as 'orders' names itself 'alpha'"));
 }
 
-TEST_CASE("statements that would end the unit's transaction are recognised, others are not", "[projections][sdk]") {
+TEST_CASE("statements that would end the unit's transaction are recognised, in scripts too, others are not",
+          "[projections][sdk]") {
   using projd::Transaction;
   for (const auto* sql : {"COMMIT", "commit;", "  -- why\n COMMIT", "/* x */ end", "ROLLBACK", "rollback and chain",
                           "ABORT", "BEGIN", "START TRANSACTION", "PREPARE TRANSACTION 'x'", "COMMIT PREPARED 'x'",
-                          "ROLLBACK PREPARED 'x'", "\tEnd Transaction"}) {
+                          "ROLLBACK PREPARED 'x'", "\tEnd Transaction", "CREATE TABLE a (x int); COMMIT",
+                          "INSERT INTO t VALUES (';'); commit", "SELECT $$;$$; END", "SELECT E'\\';'; COMMIT",
+                          "/* a; */ SELECT 1 -- b;\n; ROLLBACK"}) {
     INFO(sql);
     CHECK(Transaction::EndsTransaction(sql));
   }
   for (const auto* sql : {"INSERT INTO t VALUES (1)", "SAVEPOINT s", "RELEASE SAVEPOINT s", "ROLLBACK TO SAVEPOINT s",
                           "rollback to s", "PREPARE q AS SELECT 1", "SELECT 'COMMIT'", "UPDATE commits SET n = 1",
-                          "WITH x AS (SELECT 1) SELECT * FROM x", "(SELECT 1)", "", "-- only a comment"}) {
+                          "WITH x AS (SELECT 1) SELECT * FROM x", "(SELECT 1)", "", "-- only a comment",
+                          "CREATE TABLE a (x int); CREATE INDEX ON a (x);", "SELECT ';COMMIT'", "SELECT $$; COMMIT $$",
+                          "SELECT $tag$ ; COMMIT $tag$", "SELECT \"a;commit\" FROM t", "SELECT E'\\'; COMMIT'",
+                          "/* ; COMMIT */ SELECT 1", "SELECT 1 -- ; COMMIT", "SELECT $1, $2; SELECT 2"}) {
     INFO(sql);
     CHECK_FALSE(Transaction::EndsTransaction(sql));
   }
@@ -153,3 +159,10 @@ template <typename T>
 concept CanAbort = requires(T& t) { t.abort(); };
 static_assert(!CanCommit<projd::Transaction> && !CanAbort<projd::Transaction>);
 static_assert(CanCommit<pqxx::work>);  // the check above would see them
+
+TEST_CASE("a script splits at semicolons outside quotes and comments", "[projections][sdk]") {
+  using projd::Transaction;
+  CHECK(Transaction::Statements("CREATE TABLE a (x text DEFAULT ';'); CREATE INDEX ON a (x)").size() == 2);
+  CHECK(Transaction::Statements("SELECT $f$ a; b $f$").size() == 1);
+  CHECK(Transaction::Statements("/* x; /* nested; */ y; */ SELECT 1").size() == 1);
+}

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "orchestrator/pg/sql_array.h"
+#include <projd/sql_array.h>
 #include <projd/registry.h>
 
 namespace bank {
@@ -46,7 +46,7 @@ class AccountBalances final : public projd::TransactionalProjection {
         "INSERT INTO account_balances AS b (account_id, balance)"
         " SELECT * FROM unnest($1::text[], $2::bigint[])"
         " ON CONFLICT (account_id) DO UPDATE SET balance = b.balance + EXCLUDED.balance",
-        projd::pg::TextArray(ids), projd::pg::IntArray(amounts));
+        projd::TextArray(ids), projd::IntArray(amounts));
   }
 };
 

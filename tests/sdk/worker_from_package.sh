@@ -12,9 +12,12 @@
 #
 # Usage (ctest, under projd-testpg which exports DATABASE_URL):
 #   worker_from_package.sh --from install|deb --source DIR --build DIR --cmake CMAKE --cpack CPACK
+#                          [--cxx-flags=FLAGS]
+# --cxx-flags: the build tree's CMAKE_CXX_FLAGS, given to the example's build only when not
+# empty (a sanitizer build's archives need the sanitizer's flags to link).
 set -euo pipefail
 
-from='' source_dir='' build_dir='' cmake=cmake cpack=cpack
+from='' source_dir='' build_dir='' cmake=cmake cpack=cpack cxx_flags=''
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --from) from=$2; shift 2 ;;
@@ -22,6 +25,7 @@ while [[ $# -gt 0 ]]; do
     --build) build_dir=$2; shift 2 ;;
     --cmake) cmake=$2; shift 2 ;;
     --cpack) cpack=$2; shift 2 ;;
+    --cxx-flags=*) cxx_flags=${1#--cxx-flags=}; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -88,8 +92,10 @@ leaks=$(grep -rlF -e "$source_dir" -e "$build_dir" "$prefix/lib/cmake" || true)
 
 # 3. The team's project: find_package(projd) through CMAKE_PREFIX_PATH only.
 step "configure and build examples/sdk-worker against $prefix"
+extra=()
+[[ -n $cxx_flags ]] && extra+=(-DCMAKE_CXX_FLAGS="$cxx_flags")
 "$cmake" -S "$source_dir/examples/sdk-worker" -B "$tmp/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log" >&2; fail "configure"; }
+  -DCMAKE_PREFIX_PATH="$prefix" "${extra[@]}" >"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log" >&2; fail "configure"; }
 found=$(grep '^projd_DIR:' "$tmp/build/CMakeCache.txt" | cut -d= -f2)
 [[ $found == "$prefix"/* ]] || fail "find_package(projd) found $found, not the package under $prefix"
 "$cmake" --build "$tmp/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; fail "build"; }

@@ -60,10 +60,10 @@ class Projection {
 
   // Creates the read model's tables if they are missing (idempotent DDL). Runs in its
   // own transaction, under a per-projection advisory lock, when a worker starts.
-  virtual void Setup(Transaction& tx) {}
+  virtual void Setup(Transaction& /*tx*/) {}
   // Empties the read model for a rebuild (`projd rebuild NAME`). Runs in the same
   // transaction that resets the projection's checkpoints to zero.
-  virtual void Reset(Transaction& tx) {}
+  virtual void Reset(Transaction& /*tx*/) {}
 };
 
 class TransactionalProjection : public Projection {

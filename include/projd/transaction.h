@@ -55,6 +55,15 @@ class Transaction {
     return Expect(exec_params(sql, std::forward<Args>(args)...), 1)[0];
   }
 
+  // A named statement of the unit's session, planned once and run many times. Preparing a
+  // name again with the same text is harmless (every batch may call it); the text is
+  // checked like exec_params'.
+  void prepare(const std::string& name, std::string_view sql) { tx_.conn().prepare(name, Checked(sql)); }
+  template <typename... Args>
+  pqxx::result exec_prepared(const std::string& name, Args&&... args) {
+    return tx_.exec_prepared(name, std::forward<Args>(args)...);
+  }
+
   // Quoting for SQL text built by hand (prefer parameters).
   template <typename T>
   std::string quote(const T& value) const {

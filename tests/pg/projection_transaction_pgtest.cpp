@@ -84,3 +84,20 @@ TEST_CASE("the projection's own savepoints leave the unit's transaction whole", 
   unit.commit();
   CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 2);
 }
+
+TEST_CASE("a projection prepares its statement once per session and runs it in every unit", "[pg][sdk]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (position bigint)");
+  auto conn = db.Connect();
+  for (int unit_no = 0; unit_no < 3; ++unit_no) {
+    pqxx::work unit(*conn);
+    projd::Transaction tx(unit);
+    tx.prepare("insert_model", "INSERT INTO model VALUES ($1)");  // every batch may say it again
+    tx.exec_prepared("insert_model", unit_no);
+    unit.commit();
+  }
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 3);
+  pqxx::work unit(*conn);
+  projd::Transaction tx(unit);
+  CHECK_THROWS_AS(tx.prepare("sneaky", "COMMIT"), std::logic_error);
+}

@@ -1,7 +1,9 @@
 // FakeCoordinationStore: CoordinationStore in memory, with the "database clock" taken
-// from a FakeClock, for unit tests of the coordinator's decisions. Mirrors the Postgres
-// store's rules (eviction by heartbeat age, membership_changed, sticky balanced
-// generations by worker name). Thread-safe; `down` makes every call throw TransientError.
+// from a FakeClock, for unit tests of the coordinator's decisions. It ports the Postgres
+// store's rules (eviction by heartbeat age, when a generation is due, sticky balanced
+// generations keyed by worker name, or name#id while two rows share a name), and the
+// contract suite (tests/support/coordination_store_contract.h) runs the same cases against
+// both. Thread-safe; `down` makes every call throw TransientError.
 #pragma once
 
 #include <map>
@@ -33,28 +35,35 @@ class FakeCoordinationStore final : public CoordinationStore {
   void Deregister(const std::string& replica_set, const std::string& worker_id) override;
 
   void SetDown(bool down);
-  bool HasMember(const std::string& worker_id) const;
-  std::int64_t generation() const;
+  bool HasMember(const std::string& worker_id) const;  // in any replica set
+  std::int64_t generation(const std::string& replica_set) const;
 
  private:
-  struct Row {
+  struct Row {  // projd_workers
     WorkerInfo info;
     Clock::Monotonic::time_point registered_at;
     Clock::Monotonic::time_point last_heartbeat;
     std::int64_t acked = 0;
   };
-  void Check() const;  // mu_ held
-  std::vector<std::string> Evict(const std::string& except, std::chrono::milliseconds stale);  // mu_ held
+  struct ReplicaSet {  // projd_replica_sets with its workers and assignments
+    int partitions = 0;
+    std::int64_t generation = 0;
+    Clock::Monotonic::time_point formed_at;
+    // Assignment rows: none until the first generation writes one per partition ("" = unowned).
+    std::vector<std::string> owner_ids;
+    std::vector<std::string> owner_names;
+    std::map<std::string, Row> rows;  // by worker_id
+  };
+  void Check() const;                                       // mu_ held
+  ReplicaSet* Find(const std::string& replica_set);         // mu_ held; nullptr when unknown
+  ReplicaSet& Existing(const std::string& replica_set);     // mu_ held; PermanentError when unknown
+  std::vector<std::string> Evict(ReplicaSet& set, const std::string& except, std::chrono::milliseconds stale);
+  std::chrono::milliseconds Age(Clock::Monotonic::time_point since) const;
 
   const FakeClock& clock_;
   mutable std::mutex mu_;
   bool down_ = false;
-  int partitions_ = 0;
-  std::int64_t generation_ = 0;
-  Clock::Monotonic::time_point formed_at_{};
-  std::vector<std::string> owner_ids_;
-  std::vector<std::string> owner_names_;
-  std::map<std::string, Row> rows_;
+  std::map<std::string, ReplicaSet> sets_;
 };
 
 }  // namespace projd::testing

@@ -95,7 +95,7 @@ TEST_CASE("a join moves half to the newcomer only after the old owner released a
   b.coordinator.RunOnce();  // registers
   clock.Advance(kTimings.JoinGrace());
   b.coordinator.RunOnce();  // forms generation 2; a has not acknowledged yet
-  CHECK(store.generation() == 2);
+  CHECK(store.generation("rs") == 2);
   CHECK(b.owner.running.empty());
   CHECK(b.coordinator.Status().waiting.size() == 4);
   a.coordinator.RunOnce();  // a releases 4 and acknowledges

@@ -42,8 +42,12 @@ class BatchSink {
   // rolls the unit back.
   virtual void Apply(std::span<const Event> batch, TransactionHandle& tx) {}
   virtual void Handle(std::span<const Event> batch, bool replaying) {}
-  // The worker is stopping: a batch being handled may end early (thread-safe).
+  // The worker is stopping: the batch being handled, and any later one, may end early
+  // (thread-safe).
   virtual void RequestStop() {}
+  // The batch being handled holds partitions that are being handed over: it may end early
+  // (thread-safe; the next batch starts unrequested).
+  virtual void InterruptBatch() {}
 };
 
 }  // namespace projd

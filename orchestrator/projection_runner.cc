@@ -97,13 +97,16 @@ void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& 
 }
 
 void ProjectionRunner::Release(const std::vector<int>& partitions) {
+  bool in_flight = false;
   {
     std::lock_guard lock(mu_);
     for (int p : partitions) {
       owned_.erase(p);
       stopped_.erase(p);  // the next owner retries the poison event and applies the policy again
+      in_flight = in_flight || in_flight_.count(p) > 0;
     }
   }
+  if (in_flight) sink_.InterruptBatch();  // a long handler may give the partitions up early
   // The batch in flight may still hold released partitions: Busy() tells when it is done.
   // Not waited for here, so that the coordinator's heartbeat never waits on projection work.
 }

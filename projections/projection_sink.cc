@@ -37,7 +37,7 @@ ErrorHandling ProjectionSink::OnError() const {
 // everything else a HandlerError (pg::RethrowFromHandler; docs/projections.md, "Errors").
 void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {
   try {
-    Transaction handle(pg::Work(tx), stop_.get_token());
+    Transaction handle(pg::Work(tx), BeginBatch());
     static_cast<TransactionalProjection&>(*projection_).Handle(batch, handle);
   } catch (const std::exception&) {
     pg::RethrowFromHandler("projection " + name_);
@@ -49,7 +49,7 @@ void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
   AsyncContext context;
   context.replaying = replaying;
   context.connection = conn_.get();
-  context.stop = stop_.get_token();
+  context.stop = BeginBatch();
   try {
     static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
   } catch (const std::exception&) {
@@ -60,6 +60,24 @@ void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
       throw;
     }
   }
+}
+
+std::stop_token ProjectionSink::BeginBatch() {
+  std::lock_guard lock(stop_mu_);
+  batch_stop_ = std::stop_source();
+  if (stopping_) batch_stop_.request_stop();
+  return batch_stop_.get_token();
+}
+
+void ProjectionSink::RequestStop() {
+  std::lock_guard lock(stop_mu_);
+  stopping_ = true;
+  batch_stop_.request_stop();
+}
+
+void ProjectionSink::InterruptBatch() {
+  std::lock_guard lock(stop_mu_);
+  batch_stop_.request_stop();
 }
 
 void SetUpProjection(Projection& projection, const pg::ConnectionOptions& options) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <stop_token>
 
 #include <pqxx/connection>
@@ -28,7 +29,8 @@ class ProjectionSink final : public BatchSink {
   ErrorHandling OnError() const override;
   void Apply(std::span<const Event> batch, TransactionHandle& tx) override;
   void Handle(std::span<const Event> batch, bool replaying) override;
-  void RequestStop() override { stop_.request_stop(); }
+  void RequestStop() override;
+  void InterruptBatch() override;
 
   Projection& projection() { return *projection_; }
 
@@ -37,7 +39,13 @@ class ProjectionSink final : public BatchSink {
   const std::string name_;
   pg::ConnectionOptions options_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::stop_source stop_;  // what Transaction::stop_requested and AsyncContext::stop observe
+
+  // What Transaction::stop_requested and AsyncContext::stop observe: one source per batch,
+  // requested when the worker stops or the batch's partitions are handed over.
+  std::stop_token BeginBatch();
+  std::mutex stop_mu_;
+  bool stopping_ = false;
+  std::stop_source batch_stop_;
 };
 
 // Runs projection.Setup in its own transaction under a transaction-level advisory lock

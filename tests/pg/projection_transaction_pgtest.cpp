@@ -6,6 +6,10 @@
 
 #include <projd/projection.h>
 
+#include <future>
+
+#include "projections/projection_sink.h"
+
 #include "tests/support/pg_test_schema.h"
 
 using projd::testing::PgTestSchema;
@@ -100,4 +104,30 @@ TEST_CASE("a projection prepares its statement once per session and runs it in e
   pqxx::work unit(*conn);
   projd::Transaction tx(unit);
   CHECK_THROWS_AS(tx.prepare("sneaky", "COMMIT"), std::logic_error);
+}
+
+namespace {
+// Waits inside Handle until it is asked to stop, then gives the batch up.
+class Patient final : public projd::AsyncProjection {
+ public:
+  std::string Name() const override { return "patient"; }
+  void Handle(std::span<const projd::Event>, projd::AsyncContext& context) override {
+    while (!context.stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    throw std::runtime_error("stopped early");
+  }
+};
+}  // namespace
+
+TEST_CASE("a long Handle sees the stop of a handover and of the worker, one batch at a time", "[pg][sdk]") {
+  PgTestSchema db;
+  projd::ProjectionSink sink(std::make_unique<Patient>(), db.options());
+  const auto events = TwoEvents();
+  auto handover = std::async(std::launch::async, [&] { sink.Handle(events, false); });
+  CHECK(handover.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);  // still waiting
+  sink.InterruptBatch();  // its partitions are being handed over
+  CHECK_THROWS(handover.get());
+  auto stop = std::async(std::launch::async, [&] { sink.Handle(events, false); });  // a fresh batch waits again
+  CHECK(stop.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+  sink.RequestStop();  // the worker stops
+  CHECK_THROWS(stop.get());
 }

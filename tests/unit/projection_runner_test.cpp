@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -39,6 +40,8 @@ class RecordingSink final : public projd::BatchSink {
     cv_.wait(lock, [&] { return !hang_; });
     for (const auto& e : batch) (replaying ? replayed_ : fresh_).push_back(e.global_position);
   }
+  void InterruptBatch() override { ++interrupts; }
+  std::atomic<int> interrupts{0};
   void Hang(bool on) {
     {
       std::lock_guard lock(mu_);
@@ -219,6 +222,21 @@ TEST_CASE("a runner whose handler hangs while the mark is ahead reports stalled 
   f.sink.Hang(false);
   REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp; }, 5s));
   CHECK(f.sink.fresh().size() == 3);
+}
+
+TEST_CASE("releasing a partition whose batch is in flight interrupts the handler, releasing others does not",
+          "[runner]") {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) f.reader->Append(0);
+  f.sink.Hang(true);
+  f.mark.Publish(3);
+  f.Take();
+  REQUIRE(WaitFor([&] { return f.runner->Busy({0}); }, 5s));  // the handler holds partition 0
+  f.runner->Release({1});
+  CHECK(f.sink.interrupts == 0);
+  f.runner->Release({0});
+  CHECK(f.sink.interrupts == 1);
+  f.sink.Hang(false);
 }
 
 TEST_CASE("events up to a partition's replay mark are handed over as a replay, later ones are not", "[runner]") {

@@ -112,8 +112,12 @@ class Patient final : public projd::AsyncProjection {
  public:
   std::string Name() const override { return "patient"; }
   void Handle(std::span<const projd::Event>, projd::AsyncContext& context) override {
-    while (!context.stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    throw std::runtime_error("stopped early");
+    // Bounded: a stop that never comes ends the wait and the batch "succeeds" (the test fails).
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (context.stop.stop_requested()) throw std::runtime_error("stopped early");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 };
 }  // namespace

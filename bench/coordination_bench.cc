@@ -22,7 +22,7 @@
 #include <pqxx/pqxx>
 
 #include "bench/process_memory.h"
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 #include "tests/support/process.h"
 
 using namespace std::chrono_literals;

@@ -18,7 +18,7 @@ install(TARGETS projd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runt
 
 # What a worker links: main(), the command line, the projection runtime and what they use.
 set(projd_sdk_archives projd_main projd_cli projd_projections projd_stream_stats_check projd_pg projd_http
-  projd_orchestrator projd_migrations)
+  projd_orchestrator projd_migrations projd_devtools)
 install(TARGETS ${projd_sdk_archives} projd_sdk EXPORT projdTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

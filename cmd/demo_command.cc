@@ -20,7 +20,7 @@
 #include "orchestrator/pg/replica_set_status.h"
 #include "projections/examples/stream_stats_check.h"
 #include "orchestrator/database_url.h"
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/pg/pg_event_store.h"
 #include "orchestrator/pg/seeder.h"

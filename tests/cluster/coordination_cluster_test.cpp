@@ -8,7 +8,7 @@
 #include <csignal>
 #include <thread>
 
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 #include "orchestrator/pg/pg_event_store.h"
 #include "tests/support/appender.h"
 #include "tests/support/worker_fleet.h"

@@ -19,7 +19,7 @@
 #include <random>
 #include <set>
 
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 #include "tests/faults/fault_writer.h"
 #include "tests/faults/network_partition.h"
 #include "tests/support/worker_fleet.h"

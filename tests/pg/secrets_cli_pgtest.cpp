@@ -13,7 +13,7 @@
 #include <pqxx/pqxx>
 
 #include "orchestrator/database_url.h"
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 #include "orchestrator/pg/connection.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/connection_strings.h"

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 
 namespace {
 volatile sig_atomic_t g_child = 0;

@@ -1,4 +1,4 @@
-#include "orchestrator/embedded_postgres.h"
+#include "devtools/embedded_postgres.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -58,12 +58,13 @@ bool Blank(std::string_view sql) {
 }  // namespace
 
 pqxx::result Transaction::exec(std::string_view sql) {
-  const auto checked = Checked(sql);
   const auto statements = Statements(sql);
+  if (EndsTransaction(statements)) Refuse(sql);
   const auto n = std::count_if(statements.begin(), statements.end(), [](auto st) { return !Blank(st); });
   // One statement goes alone, so a failure leaves the transaction to the projection's own
   // savepoints (libpqxx aborts the whole transaction when a script fails).
-  return n <= 1 ? tx_.exec_params(checked) : tx_.exec(checked);
+  const std::string text(sql);
+  return n <= 1 ? tx_.exec_params(text) : tx_.exec(text);
 }
 
 // The statements of a script: split at semicolons outside quotes ('...', E'...', "..."),
@@ -121,11 +122,13 @@ std::vector<std::string_view> Transaction::Statements(std::string_view sql) {
   return out;
 }
 
-bool Transaction::EndsTransaction(std::string_view sql) {
+bool Transaction::EndsTransaction(std::string_view sql) { return EndsTransaction(Statements(sql)); }
+
+bool Transaction::EndsTransaction(const std::vector<std::string_view>& statements) {
   // Savepoints of the projection's own (SAVEPOINT, RELEASE, ROLLBACK TO) leave the unit's
   // transaction whole and are allowed.
   static constexpr std::array<std::string_view, 5> kFirstWords{"COMMIT", "END", "ABORT", "BEGIN", "START"};
-  for (const auto statement : Statements(sql)) {
+  for (const auto statement : statements) {
     const auto words = LeadingWords(statement, 2);
     const auto first = words.substr(0, words.find(' '));
     for (const auto w : kFirstWords) {
@@ -137,11 +140,13 @@ bool Transaction::EndsTransaction(std::string_view sql) {
 }
 
 std::string Transaction::Checked(std::string_view sql) const {
-  if (EndsTransaction(sql)) {
-    throw std::logic_error("a projection may not end or restart its unit's transaction (refused: " +
-                           std::string(sql.substr(0, 60)) + "); projd commits it with the checkpoint");
-  }
+  if (EndsTransaction(sql)) Refuse(sql);
   return std::string(sql);
+}
+
+void Transaction::Refuse(std::string_view sql) {
+  throw std::logic_error("a projection may not end or restart its unit's transaction (refused: " +
+                         std::string(sql.substr(0, 60)) + "); projd commits it with the checkpoint");
 }
 
 pqxx::result Transaction::Expect(pqxx::result r, std::size_t rows) {

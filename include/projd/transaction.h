@@ -83,6 +83,8 @@ class Transaction {
 
  private:
   std::string Checked(std::string_view sql) const;
+  static bool EndsTransaction(const std::vector<std::string_view>& statements);
+  [[noreturn]] static void Refuse(std::string_view sql);
   static pqxx::result Expect(pqxx::result r, std::size_t rows);
 
   pqxx::transaction_base& tx_;

@@ -47,6 +47,14 @@ std::string MakeFillSql(int partitions) {
          " ORDER BY global_position LIMIT $2) AS e";
 }
 
+// The rows of either statement: the event columns, then its partition (column 14).
+std::vector<EventWithPartition> EventsOf(const pqxx::result& rows) {
+  std::vector<EventWithPartition> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({EventFromRow(r), r[14].as<int>()});
+  return out;
+}
+
 std::string FillStatement(int partitions) { return "projd_read_fill_" + std::to_string(partitions); }
 
 // Rows a merging reader keeps at most for later batches (chunk x owned partitions).
@@ -137,13 +145,9 @@ std::vector<EventWithPartition> PgEventReader::Fill(const FillRequest& request) 
     afters.push_back(position);
   }
   pqxx::nontransaction tx(conn);
-  const auto rows = tx.exec_prepared(statement, request.high_water_mark, request.limit, IntArray(partitions),
-                                     IntArray(afters), TextArray(request.scope.aggregate_types),
-                                     TextArray(request.scope.bounded_contexts));
-  std::vector<EventWithPartition> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) out.push_back({EventFromRow(r), r[14].as<int>()});
-  return out;
+  return EventsOf(tx.exec_prepared(statement, request.high_water_mark, request.limit, IntArray(partitions),
+                                  IntArray(afters), TextArray(request.scope.aggregate_types),
+                                  TextArray(request.scope.bounded_contexts)));
 }
 
 ReadResult PgEventReader::ReadMerged(const ReadRequest& request) {
@@ -157,9 +161,7 @@ ReadResult PgEventReader::ReadWalked(const ReadRequest& request, std::int64_t lo
   merge_.Clear();
   ReadResult result;
   result.scanned_to = request.high_water_mark;
-  const auto rows = ExecWalk(request, lowest);
-  result.events.reserve(rows.size());
-  for (const auto& r : rows) result.events.push_back({EventFromRow(r), r[14].as<int>()});
+  result.events = EventsOf(ExecWalk(request, lowest));
   if (static_cast<int>(result.events.size()) >= request.limit) {
     result.scanned_to = result.events.back().event.global_position;
   }

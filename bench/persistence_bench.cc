@@ -9,10 +9,10 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/persistence_core.h"
+#include "orchestrator/persistence/persistence_core.h"
 #include "orchestrator/pg/migrator.h"
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_transaction.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/persistence/pg/pg_transaction.h"
 #include "orchestrator/pg/sql_array.h"
 
 namespace {

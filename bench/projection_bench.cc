@@ -35,7 +35,7 @@
 #include "bench/process_memory.h"
 #include "bench/raw_scan.h"
 #include "bench/seeded_stream.h"
-#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
 #include "orchestrator/pg/sql_array.h"
 #include "tests/support/process.h"
 

@@ -5,7 +5,7 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
 
 namespace projd::bench {
 

@@ -15,11 +15,11 @@
 
 #include "bench/raw_scan.h"
 #include "bench/seeded_stream.h"
-#include "orchestrator/clock.h"
-#include "orchestrator/high_water_mark_follower.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_event_store.h"
-#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/common/clock.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
 
 namespace {
 

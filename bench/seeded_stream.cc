@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "orchestrator/pg/migrator.h"
-#include "orchestrator/pg/seeder.h"
+#include "orchestrator/reading/pg/seeder.h"
 
 namespace projd::bench {
 

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/cli.h"
-#include "orchestrator/errors.h"
-#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
 
 namespace projd::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include <iostream>
 #include <sstream>
 
-#include "orchestrator/database_url.h"
-#include "orchestrator/errors.h"
-#include "orchestrator/version.h"
+#include "orchestrator/config/database_url.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/common/version.h"
 
 namespace projd::cli {
 

@@ -11,8 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "orchestrator/config_loader.h"
-#include "orchestrator/logging.h"
+#include "orchestrator/config/config_loader.h"
+#include "orchestrator/common/logging.h"
 #include <projd/registry.h>
 
 namespace projd::cli {

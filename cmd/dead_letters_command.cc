@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "cmd/cli.h"
-#include "orchestrator/pg/pg_dead_letter_store.h"
+#include "orchestrator/persistence/pg/pg_dead_letter_store.h"
 #include "projections/projection_sink.h"
 #include <projd/registry.h>
 

@@ -17,13 +17,13 @@
 #include "cmd/cli.h"
 #include "cmd/demo_view.h"
 #include "cmd/demo_worker.h"
-#include "orchestrator/pg/replica_set_status.h"
+#include "orchestrator/coordination/pg/replica_set_status.h"
 #include "projections/examples/stream_stats_check.h"
-#include "orchestrator/database_url.h"
+#include "orchestrator/config/database_url.h"
 #include "devtools/embedded_postgres.h"
 #include "orchestrator/pg/migrator.h"
-#include "orchestrator/pg/pg_event_store.h"
-#include "orchestrator/pg/seeder.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/seeder.h"
 
 namespace projd::cli {
 namespace {

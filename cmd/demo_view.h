@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "orchestrator/pg/replica_set_status.h"
+#include "orchestrator/coordination/pg/replica_set_status.h"
 
 namespace projd::cli {
 

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "cmd/cli.h"
-#include "orchestrator/duration.h"
+#include "orchestrator/config/duration.h"
 #include "orchestrator/http/http_probe.h"
 
 namespace projd::cli {

@@ -5,7 +5,7 @@
 #include "cmd/cli.h"
 #include "orchestrator/pg/connection.h"
 #include "orchestrator/pg/migrator.h"
-#include "orchestrator/pg/partition_index.h"
+#include "orchestrator/reading/pg/partition_index.h"
 
 namespace projd::cli {
 

@@ -4,8 +4,8 @@
 
 #include "cmd/cli.h"
 #include "orchestrator/pg/connection.h"
-#include "orchestrator/pg/partition_index.h"
-#include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/reading/pg/partition_index.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
 
 namespace projd::cli {
 namespace {

@@ -6,10 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/cli.h"
-#include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
 #include "orchestrator/pg/event_notifier.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
 
 namespace projd::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cmd/cli.h"
-#include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
 #include <projd/registry.h>
 
 namespace projd::cli {

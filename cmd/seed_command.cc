@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "cmd/cli.h"
-#include "orchestrator/pg/seeder.h"
+#include "orchestrator/reading/pg/seeder.h"
 
 namespace projd::cli {
 

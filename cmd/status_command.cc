@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/cli.h"
-#include "orchestrator/pg/replica_set_status.h"
+#include "orchestrator/coordination/pg/replica_set_status.h"
 
 namespace projd::cli {
 namespace {

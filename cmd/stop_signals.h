@@ -18,9 +18,9 @@
 #include <optional>
 #include <thread>
 
-#include "orchestrator/clock.h"
-#include "orchestrator/logging.h"
-#include "orchestrator/shutdown.h"
+#include "orchestrator/common/clock.h"
+#include "orchestrator/common/logging.h"
+#include "orchestrator/runtime/shutdown.h"
 
 namespace projd::cli {
 

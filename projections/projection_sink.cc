@@ -4,9 +4,9 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/errors.h"
+#include "orchestrator/common/errors.h"
 #include "orchestrator/pg/error_translation.h"
-#include "orchestrator/pg/pg_transaction.h"
+#include "orchestrator/persistence/pg/pg_transaction.h"
 
 namespace projd {
 

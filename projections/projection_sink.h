@@ -10,7 +10,7 @@
 
 #include <pqxx/connection>
 
-#include "orchestrator/batch_sink.h"
+#include "orchestrator/runtime/batch_sink.h"
 #include "orchestrator/pg/connection.h"
 #include <projd/projection.h>
 

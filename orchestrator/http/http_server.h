@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "orchestrator/logging.h"
+#include "orchestrator/common/logging.h"
 
 namespace projd::http {
 

@@ -8,7 +8,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
-#include "orchestrator/version.h"
+#include "orchestrator/common/version.h"
 
 namespace projd::http {
 namespace {

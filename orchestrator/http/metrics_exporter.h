@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "orchestrator/worker_status.h"
+#include "orchestrator/runtime/worker_status.h"
 
 namespace projd::http {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "orchestrator/version.h"
+#include "orchestrator/common/version.h"
 
 namespace projd::http {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "orchestrator/readiness.h"
-#include "orchestrator/worker_status.h"
+#include "orchestrator/runtime/readiness.h"
+#include "orchestrator/runtime/worker_status.h"
 
 namespace projd::http {
 

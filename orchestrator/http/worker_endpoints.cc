@@ -6,7 +6,7 @@
 
 #include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/http/status_json.h"
-#include "orchestrator/readiness.h"
+#include "orchestrator/runtime/readiness.h"
 
 namespace projd::http {
 namespace {

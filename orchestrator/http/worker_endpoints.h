@@ -19,7 +19,7 @@
 
 #include "orchestrator/http/http_server.h"
 #include "orchestrator/http/metrics_exporter.h"
-#include "orchestrator/worker_status.h"
+#include "orchestrator/runtime/worker_status.h"
 
 namespace projd::http {
 

@@ -15,7 +15,7 @@
 
 #include <pqxx/connection>
 
-#include "orchestrator/connection_timeouts.h"
+#include "orchestrator/config/connection_timeouts.h"
 
 namespace projd::pg {
 

@@ -4,8 +4,8 @@
 
 #include <pqxx/except>
 
-#include "orchestrator/database_url.h"
-#include "orchestrator/errors.h"
+#include "orchestrator/config/database_url.h"
+#include "orchestrator/common/errors.h"
 
 namespace projd::pg {
 

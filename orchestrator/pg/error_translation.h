@@ -1,5 +1,5 @@
 // The one place where libpqxx exceptions become projd's error classes
-// (orchestrator/errors.h). Call sites wrap Postgres work in Translate(...) or catch
+// (orchestrator/common/errors.h). Call sites wrap Postgres work in Translate(...) or catch
 // pqxx errors and call Rethrow() inside the catch block.
 #pragma once
 

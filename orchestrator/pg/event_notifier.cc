@@ -4,7 +4,7 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/database_url.h"
+#include "orchestrator/config/database_url.h"
 
 namespace projd::pg {
 

@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "orchestrator/listen_observer.h"
+#include "orchestrator/runtime/listen_observer.h"
 #include "orchestrator/pg/connection.h"
 
 namespace projd::pg {

@@ -4,7 +4,7 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/errors.h"
+#include "orchestrator/common/errors.h"
 #include "orchestrator/pg/error_translation.h"
 
 namespace projd::pg {

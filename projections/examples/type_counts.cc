@@ -3,7 +3,7 @@
 // (at-least-once delivery, idempotent effect). Total per type = sum over partitions.
 #include <map>
 
-#include "orchestrator/partitioning.h"
+#include "orchestrator/reading/partitioning.h"
 #include <projd/sql_array.h>
 #include <projd/registry.h>
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "devtools/embedded_postgres.h"
-#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
 #include "tests/support/appender.h"
 #include "tests/support/worker_fleet.h"
 

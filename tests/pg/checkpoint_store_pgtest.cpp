@@ -2,11 +2,11 @@
 
 #include <thread>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/persistence_core.h"
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_coordination_store.h"
-#include "orchestrator/pg/pg_transaction.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/persistence/persistence_core.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
+#include "orchestrator/persistence/pg/pg_transaction.h"
 #include "tests/support/pg_test_schema.h"
 
 using namespace std::chrono_literals;

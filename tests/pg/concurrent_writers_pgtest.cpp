@@ -10,11 +10,11 @@
 #include <set>
 #include <thread>
 
-#include "orchestrator/clock.h"
-#include "orchestrator/high_water_mark_follower.h"
-#include "orchestrator/pg/partition_index.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/common/clock.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
+#include "orchestrator/reading/pg/partition_index.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 
@@ -74,7 +74,7 @@ struct Delivery {
 
 // A gap-safe follower of the given partitions.
 // A window of a few positions makes almost every round a backlog: the backlog barrier
-// (orchestrator/backlog_barrier.h) runs against the same writers.
+// (orchestrator/reading/backlog_barrier.h) runs against the same writers.
 void GapSafeReader(const PgTestSchema& db, std::set<int> partitions, std::atomic<bool>& writers_done,
                    std::int64_t& final_max, std::mutex& m, Delivery& out,
                    std::int64_t window = projd::HighWaterMarkFollower::kDefaultWindow) {

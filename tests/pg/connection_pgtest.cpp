@@ -13,10 +13,10 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include "orchestrator/clock.h"
-#include "orchestrator/database_url.h"
-#include "orchestrator/errors.h"
-#include "orchestrator/listen_monitor.h"
+#include "orchestrator/common/clock.h"
+#include "orchestrator/config/database_url.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/runtime/listen_monitor.h"
 #include "orchestrator/pg/connection.h"
 #include "orchestrator/pg/event_notifier.h"
 #include "tests/support/pg_test_schema.h"

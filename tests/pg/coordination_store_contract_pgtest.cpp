@@ -2,7 +2,7 @@
 // cases run against the fake in tests/unit/coordination_store_contract_test.cpp.
 #include <string>
 
-#include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
 #include "tests/support/coordination_store_contract.h"
 #include "tests/support/pg_test_schema.h"
 

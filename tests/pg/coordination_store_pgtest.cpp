@@ -4,10 +4,10 @@
 #include <map>
 #include <thread>
 
-#include "orchestrator/assignment.h"
-#include "orchestrator/errors.h"
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_coordination_store.h"
+#include "orchestrator/coordination/assignment.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
 #include "tests/support/pg_test_schema.h"
 
 using namespace std::chrono_literals;

@@ -10,14 +10,14 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/persistence_core.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/persistence/persistence_core.h"
 #include "orchestrator/pg/error_translation.h"
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_dead_letter_store.h"
-#include "orchestrator/pg/pg_event_reader.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/persistence/pg/pg_dead_letter_store.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
 #include "orchestrator/pg/sql_array.h"
-#include "orchestrator/projection_runner.h"
+#include "orchestrator/runtime/projection_runner.h"
 #include "projections/projection_sink.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"

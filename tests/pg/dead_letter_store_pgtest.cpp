@@ -7,13 +7,13 @@
 #include <set>
 #include <vector>
 
-#include "orchestrator/persistence_core.h"
+#include "orchestrator/persistence/persistence_core.h"
 #include "orchestrator/pg/migrator.h"
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_dead_letter_store.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_transaction.h"
-#include "orchestrator/projection_runner.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/persistence/pg/pg_dead_letter_store.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/persistence/pg/pg_transaction.h"
+#include "orchestrator/runtime/projection_runner.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 

@@ -2,11 +2,11 @@
 
 #include <set>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/partitioning.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_position_source.h"
-#include "orchestrator/pg/seeder.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/reading/partitioning.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
+#include "orchestrator/reading/pg/seeder.h"
 #include "tests/support/pg_test_schema.h"
 
 using projd::ReadRequest;

@@ -4,9 +4,9 @@
 #include <thread>
 #include <vector>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/pg/pg_event_store.h"
-#include "orchestrator/pg/seeder.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/seeder.h"
 #include "tests/support/pg_test_schema.h"
 
 using projd::ExpectedVersion;

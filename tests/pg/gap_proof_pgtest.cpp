@@ -6,9 +6,9 @@
 
 #include <thread>
 
-#include "orchestrator/high_water_mark_follower.h"
-#include "orchestrator/pg/pg_event_reader.h"
-#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/following_reader.h"
 #include "tests/support/pg_test_schema.h"

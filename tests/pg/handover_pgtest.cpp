@@ -7,8 +7,8 @@
 #include <future>
 #include <mutex>
 
-#include "orchestrator/pg/pg_checkpoint_store.h"
-#include "orchestrator/pg/pg_transaction.h"
+#include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/persistence/pg/pg_transaction.h"
 #include "tests/support/pg_test_schema.h"
 
 using namespace std::chrono_literals;

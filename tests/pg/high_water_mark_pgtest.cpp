@@ -3,10 +3,10 @@
 
 #include <thread>
 
-#include "orchestrator/clock.h"
-#include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/common/clock.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
 #include "orchestrator/pg/event_notifier.h"
-#include "orchestrator/pg/pg_position_source.h"
+#include "orchestrator/reading/pg/pg_position_source.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"

@@ -3,7 +3,7 @@
 #include <thread>
 #include <vector>
 
-#include "orchestrator/errors.h"
+#include "orchestrator/common/errors.h"
 #include "orchestrator/pg/migrator.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"

@@ -13,9 +13,9 @@
 #include <mutex>
 #include <thread>
 
-#include "orchestrator/pg/index_build_progress.h"
-#include "orchestrator/pg/partition_index.h"
-#include "orchestrator/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/index_build_progress.h"
+#include "orchestrator/reading/pg/partition_index.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
 #include "tests/support/pg_test_schema.h"
 #include "tests/support/process.h"
 

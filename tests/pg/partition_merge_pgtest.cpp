@@ -7,8 +7,8 @@
 #include <map>
 #include <random>
 
-#include "orchestrator/pg/partition_index.h"
-#include "orchestrator/pg/pg_event_reader.h"
+#include "orchestrator/reading/pg/partition_index.h"
+#include "orchestrator/reading/pg/pg_event_reader.h"
 #include "tests/support/pg_test_schema.h"
 
 using projd::ReadRequest;

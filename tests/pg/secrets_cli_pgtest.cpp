@@ -12,7 +12,7 @@
 
 #include <pqxx/pqxx>
 
-#include "orchestrator/database_url.h"
+#include "orchestrator/config/database_url.h"
 #include "devtools/embedded_postgres.h"
 #include "orchestrator/pg/connection.h"
 #include "tests/support/pg_test_schema.h"

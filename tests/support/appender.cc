@@ -4,7 +4,7 @@
 #include <span>
 #include <string>
 
-#include "orchestrator/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_event_store.h"
 
 namespace projd::testing {
 

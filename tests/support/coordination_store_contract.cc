@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "orchestrator/assignment.h"
-#include "orchestrator/errors.h"
+#include "orchestrator/coordination/assignment.h"
+#include "orchestrator/common/errors.h"
 
 namespace projd::testing::contract {
 namespace {

@@ -11,7 +11,7 @@
 
 #include <chrono>
 
-#include "orchestrator/coordination_store.h"
+#include "orchestrator/coordination/coordination_store.h"
 
 namespace projd::testing {
 

@@ -3,8 +3,8 @@
 #include <optional>
 #include <vector>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/unit_check.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/persistence/unit_check.h"
 
 namespace projd::testing {
 namespace {

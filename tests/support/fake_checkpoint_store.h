@@ -8,7 +8,7 @@
 #include <optional>
 #include <set>
 
-#include "orchestrator/checkpoint_store.h"
+#include "orchestrator/persistence/checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 
 namespace projd::testing {

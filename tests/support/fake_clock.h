@@ -4,7 +4,7 @@
 #include <atomic>
 #include <chrono>
 
-#include "orchestrator/clock.h"
+#include "orchestrator/common/clock.h"
 
 namespace projd::testing {
 

@@ -4,8 +4,8 @@
 #include <set>
 #include <tuple>
 
-#include "orchestrator/assignment.h"
-#include "orchestrator/errors.h"
+#include "orchestrator/coordination/assignment.h"
+#include "orchestrator/common/errors.h"
 
 namespace projd::testing {
 namespace {

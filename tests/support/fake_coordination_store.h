@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/coordination_store.h"
+#include "orchestrator/coordination/coordination_store.h"
 #include "tests/support/fake_clock.h"
 
 namespace projd::testing {

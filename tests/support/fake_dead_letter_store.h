@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/dead_letter_store.h"
+#include "orchestrator/persistence/dead_letter_store.h"
 
 namespace projd::testing {
 

@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "orchestrator/event_reader.h"
-#include "orchestrator/stream_id.h"
+#include "orchestrator/reading/event_reader.h"
+#include "orchestrator/reading/stream_id.h"
 
 namespace projd::testing {
 

@@ -3,7 +3,7 @@
 #include <map>
 #include <random>
 
-#include "orchestrator/assignment.h"
+#include "orchestrator/coordination/assignment.h"
 
 using projd::AssignPartitions;
 using projd::CountMoves;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/circuit_breaker.h"
+#include "orchestrator/persistence/circuit_breaker.h"
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;

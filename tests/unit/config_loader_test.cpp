@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/config_loader.h"
-#include "orchestrator/duration.h"
+#include "orchestrator/config/config_loader.h"
+#include "orchestrator/config/duration.h"
 
 using namespace std::chrono_literals;
 using projd::LoadConfig;

@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "orchestrator/connection_timeouts.h"
+#include "orchestrator/config/connection_timeouts.h"
 
 using namespace std::chrono_literals;
 using projd::ConnectionTimeouts;

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <set>
 
-#include "orchestrator/coordinator.h"
+#include "orchestrator/coordination/coordinator.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_coordination_store.h"

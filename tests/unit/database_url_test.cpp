@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/database_url.h"
+#include "orchestrator/config/database_url.h"
 #include "tests/support/connection_strings.h"
 
 using projd::ConnectionParameter;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/duration.h"
+#include "orchestrator/config/duration.h"
 
 using namespace std::chrono_literals;
 using projd::FormatDuration;

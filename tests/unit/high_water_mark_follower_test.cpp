@@ -3,9 +3,9 @@
 #include <deque>
 #include <utility>
 
-#include "orchestrator/backlog_barrier.h"
-#include "orchestrator/errors.h"
-#include "orchestrator/high_water_mark_follower.h"
+#include "orchestrator/reading/backlog_barrier.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/reading/high_water_mark_follower.h"
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;

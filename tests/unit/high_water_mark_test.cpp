@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/high_water_mark.h"
+#include "orchestrator/reading/high_water_mark.h"
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "orchestrator/http/metrics_exporter.h"
-#include "orchestrator/listen_monitor.h"
+#include "orchestrator/runtime/listen_monitor.h"
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "orchestrator/logging.h"
+#include "orchestrator/common/logging.h"
 
 namespace {
 std::string Capture(projd::LogFormat format, const std::string& msg, const projd::LogFields& fields) {

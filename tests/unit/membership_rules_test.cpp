@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/membership_rules.h"
+#include "orchestrator/coordination/membership_rules.h"
 #include "tests/support/fake_clock.h"
 
 using namespace std::chrono_literals;

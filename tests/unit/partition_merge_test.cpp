@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "orchestrator/partition_merge.h"
+#include "orchestrator/reading/partition_merge.h"
 
 using projd::EventWithPartition;
 using projd::FillRequest;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/partitioning.h"
+#include "orchestrator/reading/partitioning.h"
 
 using projd::Fnv1a32;
 using projd::PartitionOf;

@@ -8,9 +8,9 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/log_throttle.h"
-#include "orchestrator/persistence_core.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/common/log_throttle.h"
+#include "orchestrator/persistence/persistence_core.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "orchestrator/persistence_core.h"
+#include "orchestrator/persistence/persistence_core.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"

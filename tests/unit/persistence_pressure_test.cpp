@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/persistence_core.h"
-#include "orchestrator/persistence_pressure.h"
+#include "orchestrator/persistence/persistence_core.h"
+#include "orchestrator/persistence/persistence_pressure.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/process.h"

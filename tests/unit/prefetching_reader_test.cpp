@@ -3,8 +3,8 @@
 
 #include <atomic>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/prefetching_reader.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/reading/prefetching_reader.h"
 #include "tests/support/fake_event_reader.h"
 #include "tests/support/process.h"
 

@@ -9,9 +9,9 @@
 #include <mutex>
 #include <set>
 
-#include "orchestrator/errors.h"
-#include "orchestrator/persistence_core.h"
-#include "orchestrator/projection_runner.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/persistence/persistence_core.h"
+#include "orchestrator/runtime/projection_runner.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_dead_letter_store.h"

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/readiness.h"
+#include "orchestrator/runtime/readiness.h"
 
 using projd::CheckReadiness;
 using projd::WorkerStatus;

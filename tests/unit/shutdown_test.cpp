@@ -6,8 +6,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "orchestrator/awaitable_thread.h"
-#include "orchestrator/shutdown.h"
+#include "orchestrator/common/awaitable_thread.h"
+#include "orchestrator/runtime/shutdown.h"
 
 using namespace std::chrono_literals;
 using projd::ShutdownState;

@@ -9,8 +9,8 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include "orchestrator/wake_signal.h"
-#include "orchestrator/worker.h"
+#include "orchestrator/common/wake_signal.h"
+#include "orchestrator/runtime/worker.h"
 #include "tests/support/fake_checkpoint_store.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_coordination_store.h"

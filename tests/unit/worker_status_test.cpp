@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "orchestrator/worker_status.h"
+#include "orchestrator/runtime/worker_status.h"
 
 TEST_CASE("every error text of a worker's status loses the database password, also outside a URL", "[status][secrets]") {
   const std::string url = "postgresql://projd:Sup3r?S@c#r%25zz@db:5432/app";

@@ -16,6 +16,9 @@
 // Failed heartbeats are retried with capped jittered backoff; a worker whose last
 // successful heartbeat is older than the self-fence threshold stops processing by itself;
 // a heartbeat that finds its row gone stops everything and rejoins.
+// The decisions are pure functions and small state machines (membership_rules,
+// handover_plan, release_drain); this class does the store calls in order and reports each
+// step to its CoordinatorStatusBoard.
 // Thread-safe: Wake/ReportFenced/Status from any thread.
 #pragma once
 

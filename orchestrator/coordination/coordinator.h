@@ -16,31 +16,33 @@
 // Failed heartbeats are retried with capped jittered backoff; a worker whose last
 // successful heartbeat is older than the self-fence threshold stops processing by itself;
 // a heartbeat that finds its row gone stops everything and rejoins.
+// The decisions are pure functions and small state machines (membership_rules,
+// handover_plan, release_drain); this class does the store calls in order and reports each
+// step to its CoordinatorStatusBoard.
 // Thread-safe: Wake/ReportFenced/Status from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "orchestrator/common/awaitable_thread.h"
 #include "orchestrator/common/backoff.h"
-#include "orchestrator/persistence/checkpoint_store.h"
 #include "orchestrator/common/clock.h"
-#include "orchestrator/coordination/coordination_store.h"
-#include "orchestrator/common/latency_histogram.h"
 #include "orchestrator/common/logging.h"
+#include "orchestrator/common/wake_signal.h"
+#include "orchestrator/coordination/coordination_store.h"
+#include "orchestrator/coordination/coordinator_status.h"
+#include "orchestrator/coordination/handover_plan.h"
 #include "orchestrator/coordination/membership_rules.h"
 #include "orchestrator/coordination/partition_owner.h"
+#include "orchestrator/coordination/release_drain.h"
+#include "orchestrator/persistence/checkpoint_store.h"
 #include "orchestrator/persistence/persistence_core.h"
-#include "orchestrator/common/wake_signal.h"
 
 namespace projd {
 
@@ -52,38 +54,6 @@ struct CoordinatorOptions {
   // Bound of one handover's release (FORCE_PERSISTENCE_TIMEOUT); at most half the
   // COORDINATION_TIMEOUT is used, so that peers never evict a worker for a slow drain.
   std::chrono::milliseconds drain_timeout{30000};
-};
-
-struct CoordinatorCounters {
-  std::int64_t heartbeats = 0;
-  std::int64_t heartbeat_failures = 0;
-  std::int64_t generations_formed = 0;      // by this worker
-  std::int64_t stale_workers_cleaned = 0;   // by this worker
-  std::int64_t coordination_timeouts = 0;   // members evicted for not acknowledging
-  std::int64_t self_fenced = 0;
-  std::int64_t evicted = 0;                 // times this worker found its row gone
-  std::int64_t partitions_taken = 0;
-  std::int64_t partitions_released = 0;
-  std::int64_t registrations = 0;     // joins of this worker (the first, and every rejoin)
-  std::int64_t reconfigurations = 0;  // generation changes this worker applied (acknowledged)
-};
-
-struct CoordinatorStatus {
-  bool registered = false;
-  bool healthy = false;         // the last heartbeat succeeded
-  bool self_fenced = false;
-  std::int64_t generation = 0;  // last seen
-  std::int64_t acked_generation = 0;
-  int partition_count = 0;
-  std::vector<int> owned;
-  std::vector<int> waiting;     // assigned to this worker, waiting for the handover
-  std::vector<int> releasing;   // given up, handover not finished (batch in flight, drain)
-  std::chrono::milliseconds heartbeat_latency{0};
-  int live_members = 0;  // live members of the replica set, as of the last heartbeat
-  HistogramSnapshot round_durations;      // one coordination round (heartbeat and its follow-up)
-  HistogramSnapshot heartbeat_latencies;  // the heartbeat statement
-  std::string last_error;
-  CoordinatorCounters counters;
 };
 
 class Coordinator {
@@ -120,20 +90,43 @@ class Coordinator {
   const std::string& worker_id() const { return options_.worker.worker_id; }
 
  private:
+  // kHandover: the released partitions are drained (FinishRelease) before the generation
+  // is acknowledged; kStop: they are only stopped (fenced, dropped or restarted: no
+  // acknowledgement waits for them).
+  enum class Release { kStop, kHandover };
+
   void Loop();
   // One round; returns how long to wait before the next.
   std::chrono::milliseconds Tick();
+  // The steps of a round, in order.
+  void SelfFenceIfSilent();
+  bool Register();  // false: failed (counted and logged), retry after RetryDelay()
+  void ReleaseFencedPartitions();
+  std::chrono::milliseconds HeartbeatRound();  // throws on a database error
+  void CountEvictedPeers(const std::vector<std::string>& evicted);
+  // Forms the next generation; returns it, or `current` when none was due any more.
+  std::int64_t FormGeneration(std::int64_t current);
+  std::chrono::milliseconds RetryDelay();
+
+  // Releases what the assignment took away, acknowledges it, then takes what it gave.
   void Reconcile(const AssignmentView& view);
-  // Stops the runners on `partitions` at once; with `drain`, a handover: their checkpoints
-  // are drained over the next rounds (FinishRelease) before the generation is acknowledged.
-  void ReleaseOwned(const std::vector<int>& partitions, bool drain);
+  void RestartOnLayoutChange(const AssignmentView& view);
+  void AcknowledgeIfDue(std::int64_t generation);
+  // Evicts members past the coordination timeout that never acknowledged, and forms the
+  // generation without them.
+  void EvictLate(const AssignmentView& view, const std::vector<std::string>& late);
+  // Stamps `gained` and starts the runners on every partition stamped for all projections.
+  void TakeGained(const AssignmentView& view, const std::vector<int>& gained);
+  void LogTaken(const AssignmentView& view, const TakePlan& plan);
+  // Stops the runners on `partitions` at once (see Release).
+  void ReleaseOwned(const std::vector<int>& partitions, Release mode);
   // One step of the handover of released partitions, never blocking on the runners: true
   // once the runners let go and the checkpoints are durable, or the release budget is spent
   // (a runner stuck in its batch is then left to the generation stamp, which fences it).
   bool FinishRelease();
+  void WarnUndrained(bool overdue, ForceResult result);
   void DropEverything(const std::string& why);
-  // Stamps `gained` and starts the runners on every partition stamped for all projections.
-  void TakeGained(const AssignmentView& view, const std::vector<int>& gained);
+  std::set<int> TakeFencedReports();
 
   CoordinationStore& store_;
   CheckpointStore& stamp_store_;
@@ -147,30 +140,19 @@ class Coordinator {
   std::atomic<bool> stop_{false};
   AwaitableThread thread_;
 
-  // Loop-thread state.
+  // Loop-thread state (published to status_ as it changes).
   bool registered_ = false;
-  Clock::Monotonic::time_point last_success_{};
-  Clock::Monotonic::time_point last_heartbeat_{};
-  std::int64_t known_generation_ = -1;
-  int known_partitions_ = 0;
-  std::int64_t known_rebuild_ = -1;  // rebuild_generation seen (-1: not yet)
-  bool handover_pending_ = false;
+  Clock::Monotonic::time_point last_success_{};  // start of the last successful heartbeat attempt
   Backoff backoff_;
-  // Partitions released to a new owner whose handover is not finished (FinishRelease).
-  struct Releasing {
-    std::vector<int> partitions;
-    Clock::Monotonic::time_point since{};
-  };
-  std::optional<Releasing> releasing_;
+  std::set<int> owned_;
+  AssignmentLayout layout_;
+  GenerationProgress progress_;
+  ReleaseDrain drain_;
   bool stamp_busy_ = false;  // the last stamp found rows held by another transaction
 
-  mutable std::mutex mu_;  // guards status_ and owned_ / fenced_ (read by Status())
-  std::set<int> owned_;
+  CoordinatorStatusBoard status_;
+  std::mutex fenced_mu_;  // guards fenced_ (reported by the runners' threads)
   std::set<int> fenced_;
-  std::vector<int> releasing_partitions_;  // copy of releasing_ for Status()
-  CoordinatorStatus status_;
-  LatencyHistogram round_durations_;
-  LatencyHistogram heartbeat_latencies_;
 };
 
 }  // namespace projd

@@ -13,9 +13,30 @@ milliseconds MembershipTimings::SelfFenceAfter() const {
   return stale_timeout - margin;
 }
 
+milliseconds MembershipTimings::HandoverPoll() const { return std::max(heartbeat_interval / 4, milliseconds(20)); }
+
 bool ShouldSelfFence(Clock::Monotonic::time_point last_success_attempt, Clock::Monotonic::time_point now,
                      const MembershipTimings& timings) {
   return now - last_success_attempt > timings.SelfFenceAfter();
+}
+
+bool SelfFenceDue(bool owns_partitions, Clock::Monotonic::time_point last_success_attempt,
+                  Clock::Monotonic::time_point now, const MembershipTimings& timings) {
+  return owns_partitions && ShouldSelfFence(last_success_attempt, now, timings);
+}
+
+HeartbeatVerdict ClassifyHeartbeat(const HeartbeatResult& heartbeat, bool was_self_fenced) {
+  if (!heartbeat.found) return HeartbeatVerdict::kEvicted;
+  return was_self_fenced ? HeartbeatVerdict::kResumed : HeartbeatVerdict::kAlive;
+}
+
+milliseconds NextRoundDelay(const RoundOutlook& outlook, const MembershipTimings& timings) {
+  milliseconds wait = timings.heartbeat_interval;
+  // A little past the grace, so that the re-check does not land just before it ends.
+  if (outlook.join_grace_left > milliseconds(0)) wait = std::min(wait, outlook.join_grace_left + milliseconds(10));
+  if (outlook.handover_pending) wait = std::min(wait, timings.HandoverPoll());
+  if (outlook.retry_soon) wait = std::min(wait, milliseconds(250));
+  return wait;
 }
 
 GenerationDecision DecideGeneration(const HeartbeatResult& heartbeat, const MembershipTimings& timings) {

@@ -292,3 +292,34 @@ TEST_CASE("rows still held by the previous owner's transaction are taken once it
   CHECK(a.owner.running.size() == 8);
   CHECK(a.coordinator.Status().waiting.empty());
 }
+
+TEST_CASE("a fenced partition is stopped, then taken again when the assignment still gives it here",
+          "[coordinator][handover]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  StartAlone(a, clock);
+  a.coordinator.ReportFenced(3);
+  a.coordinator.ReportFenced(42);  // not owned: nothing to stop
+  a.coordinator.RunOnce();  // stops 3, re-reads generation 1, stamps 3 again and starts it
+  const auto s = a.coordinator.Status();
+  CHECK(a.owner.running.size() == 8);
+  CHECK(s.counters.partitions_released == 1);
+  CHECK(s.counters.partitions_taken == 9);
+  CHECK(s.counters.reconfigurations == 1);  // generation 1 is not acknowledged twice
+  CHECK(s.owned.size() == 8);
+}
+
+TEST_CASE("a partition a newer generation stamped waits and is not started", "[coordinator][handover]") {
+  FakeClock clock;
+  FakeCoordinationStore store(clock);
+  Node a(store, clock, "a", kTimings);
+  a.checkpoints.StampGeneration({"rs", "p", 5}, 99);
+  a.coordinator.RunOnce();
+  clock.Advance(kTimings.JoinGrace());
+  const auto wait = a.coordinator.RunOnce();
+  CHECK(a.owner.running.size() == 7);
+  CHECK(a.owner.running.count(5) == 0);
+  CHECK(a.coordinator.Status().waiting == std::vector<int>{5});
+  CHECK(wait == kTimings.HandoverPoll());  // the handover is pending: polled, not retried at once
+}

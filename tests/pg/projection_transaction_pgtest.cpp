@@ -6,7 +6,9 @@
 
 #include <projd/projection.h>
 
+#include <atomic>
 #include <future>
+#include <thread>
 
 #include "projections/projection_sink.h"
 
@@ -110,8 +112,10 @@ namespace {
 // Waits inside Handle until it is asked to stop, then gives the batch up.
 class Patient final : public projd::AsyncProjection {
  public:
+  explicit Patient(std::atomic<int>& entered) : entered_(entered) {}
   std::string Name() const override { return "patient"; }
   void Handle(std::span<const projd::Event>, projd::AsyncContext& context) override {
+    ++entered_;
     // Bounded: a stop that never comes ends the wait and the batch "succeeds" (the test fails).
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (std::chrono::steady_clock::now() < give_up) {
@@ -119,19 +123,35 @@ class Patient final : public projd::AsyncProjection {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
+
+ private:
+  std::atomic<int>& entered_;
 };
+
+// Waits (bounded) until Handle has been entered `n` times: a stop sent before the batch
+// starts is not the one under test.
+bool Entered(const std::atomic<int>& entered, int n) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (entered.load() < n && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return entered.load() >= n;
+}
 }  // namespace
 
 TEST_CASE("a long Handle sees the stop of a handover and of the worker, one batch at a time", "[pg][sdk]") {
   PgTestSchema db;
-  projd::ProjectionSink sink(std::make_unique<Patient>(), db.options());
+  std::atomic<int> entered{0};
+  projd::ProjectionSink sink(std::make_unique<Patient>(entered), db.options());
   const auto events = TwoEvents();
   auto handover = std::async(std::launch::async, [&] { sink.Handle(events, false); });
-  CHECK(handover.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);  // still waiting
+  REQUIRE(Entered(entered, 1));
+  CHECK(handover.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);  // still waiting
   sink.InterruptBatch();  // its partitions are being handed over
   CHECK_THROWS(handover.get());
   auto stop = std::async(std::launch::async, [&] { sink.Handle(events, false); });  // a fresh batch waits again
-  CHECK(stop.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout);
+  REQUIRE(Entered(entered, 2));
+  CHECK(stop.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
   sink.RequestStop();  // the worker stops
   CHECK_THROWS(stop.get());
 }

@@ -1,7 +1,8 @@
 // `projd run`: a worker of the replica set. Wires the Postgres implementations and the
-// linked projections into a projd::Worker, then waits for SIGTERM/SIGINT and stops
-// gracefully (drain, deregister, next generation) within SHUTDOWN_TIMEOUT, whatever the
-// database does (StopSignals enforces the deadline).
+// linked projections into the start-up (orchestrator/runtime/worker_startup.h: migrations,
+// Setup hooks, the database waited for) and the projd::Worker it builds, then waits for
+// SIGTERM/SIGINT and stops gracefully (drain, deregister, next generation) within
+// SHUTDOWN_TIMEOUT, whatever the database does (StopSignals enforces the deadline).
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "orchestrator/reading/pg/pg_position_source.h"
 #include "orchestrator/common/version.h"
 #include "orchestrator/runtime/worker.h"
+#include "orchestrator/runtime/worker_startup.h"
 #include "orchestrator/coordination/worker_id.h"
 #include "projections/projection_sink.h"
 #include <projd/registry.h>
@@ -52,7 +54,9 @@ pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements st
   return o;
 }
 
-WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>> projections, const Logger& logger) {
+// Everything the worker needs besides its projections. Connects once (PgPositionSource checks
+// the events sequence): a TransientError here is retried by the start-up.
+WorkerParts BuildParts(const Config& c, const Logger& logger) {
   static const SystemClock clock;
   WorkerParts parts;
   parts.coordination = std::make_unique<pg::PgCoordinationStore>(Db(c, "coordinator"));
@@ -80,9 +84,6 @@ WorkerParts BuildParts(const Config& c, std::vector<std::unique_ptr<Projection>>
   parts.make_dead_letters = [dead_letter_options] {
     return std::make_unique<pg::PgDeadLetterStore>(dead_letter_options);
   };
-  for (auto& p : projections) {
-    parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), Db(c, "projection")));
-  }
   return parts;
 }
 
@@ -113,10 +114,11 @@ int RunWorker(const Invocation& invocation) {
   // Start-up needs the database once (projection setup, sequence check); a database that
   // is not up yet is waited for, with backoff, until a stop signal arrives.
   static const SystemClock clock;
-  Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
+  WorkerStartup startup([&signals](std::chrono::milliseconds t) { return signals.WaitForStop(t); },
+                        Backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000)), logger,
+                        c.database_schema);
   std::unique_ptr<Worker> worker;
-  std::mutex worker_mu;  // the HTTP thread reads `worker` (and the reason) while start-up assigns it
-  std::string starting_reason = "starting: waiting for the database";
+  std::mutex worker_mu;  // the HTTP thread reads `worker` while start-up assigns it
   // Declared after the worker: stopped and destroyed first. Up before the database is, so
   // /healthz answers and /readyz says why not ready during a slow start.
   std::unique_ptr<http::HttpServer> server;
@@ -129,7 +131,7 @@ int RunWorker(const Invocation& invocation) {
       starting.worker_id = info.worker_id;
       starting.worker_name = info.worker_name;
       starting.replica_set = c.replica_set;
-      starting.coordination.last_error = starting_reason;
+      starting.coordination.last_error = startup.reason();
       return starting;
     };
     endpoints.http_figures = [&]() {
@@ -154,35 +156,24 @@ int RunWorker(const Invocation& invocation) {
     StopSignals& signals;
     ~FreezeReportOnReturn() { signals.FreezeReport(); }
   } freeze_report{signals};
-  while (!worker) {
-    if (signals.stop_requested()) return kExitOk;  // nothing registered yet
-    try {
-      // A worker never migrates: in Kubernetes the migration Job may still be running.
-      if (const auto pending = pg::Migrator(Db(c, "setup")).Pending(); !pending.empty()) {
-        {
-          std::lock_guard lock(worker_mu);
-          starting_reason = "starting: waiting for migrations (run projd migrate)";
-        }
-        const auto wait = backoff.Next();
-        logger.Warn("schema not migrated yet; waiting for projd migrate",
-                    {{"pending", std::to_string(pending.size())}, {"first", pending.front()},
-                     {"schema", c.database_schema}, {"retry_in_ms", std::to_string(wait.count())}});
-        if (signals.WaitForStop(wait)) return kExitOk;
-        continue;
-      }
-      for (auto& p : projections) SetUpProjection(*p, Db(c, "setup", Statements::kUnbounded));
-      std::vector<std::unique_ptr<Projection>> instances = registry.Create(c.projections);
-      auto built = std::make_unique<Worker>(BuildParts(c, std::move(instances), logger), c, info, clock, logger);
-      std::lock_guard lock(worker_mu);
-      worker = std::move(built);
-    } catch (const TransientError& e) {
-      const auto wait = backoff.Next();
-      logger.Warn("database unavailable at start-up; retrying",
-                  {{"error", e.what()}, {"retry_in_ms", std::to_string(wait.count())}});
-      if (signals.WaitForStop(wait)) return kExitOk;
+
+  // Created once, above: Setup runs on the instances that handle the events.
+  StartupSteps<Projection, WorkerParts, Worker> steps;
+  steps.pending_migrations = [&] { return pg::Migrator(Db(c, "setup")).Pending(); };
+  steps.set_up = [&](Projection& p) { SetUpProjection(p, Db(c, "setup", Statements::kUnbounded)); };
+  steps.connect = [&] { return BuildParts(c, logger); };
+  steps.build = [&](WorkerParts parts, std::vector<std::unique_ptr<Projection>> instances) {
+    for (auto& p : instances) {
+      parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), Db(c, "projection")));
     }
+    return std::make_unique<Worker>(std::move(parts), c, info, clock, logger);
+  };
+  auto built = startup.Run(std::move(projections), steps);
+  if (!built) return kExitOk;  // stopped during start-up: never registered
+  {
+    std::lock_guard lock(worker_mu);
+    worker = std::move(built);
   }
-  if (signals.stop_requested()) return kExitOk;  // stopped during start-up: never registered
   worker->Start();
   signals.WaitForStop();
   logger.Info("stop signal received; shutting down",

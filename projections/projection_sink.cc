@@ -62,10 +62,21 @@ void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
   }
 }
 
-std::stop_token ProjectionSink::BeginBatch() {
-  std::lock_guard lock(stop_mu_);
+void ProjectionSink::FreshStop() {
   batch_stop_ = std::stop_source();
   if (stopping_) batch_stop_.request_stop();
+}
+
+void ProjectionSink::StartBatch() {
+  std::lock_guard lock(stop_mu_);
+  FreshStop();
+  started_ = true;
+}
+
+std::stop_token ProjectionSink::BeginBatch() {
+  std::lock_guard lock(stop_mu_);
+  if (!started_) FreshStop();  // called without StartBatch (a replay, a test): a batch of its own
+  started_ = false;
   return batch_stop_.get_token();
 }
 

@@ -30,6 +30,7 @@ class ProjectionSink final : public BatchSink {
   void Apply(std::span<const Event> batch, TransactionHandle& tx) override;
   void Handle(std::span<const Event> batch, bool replaying) override;
   void RequestStop() override;
+  void StartBatch() override;
   void InterruptBatch() override;
 
   Projection& projection() { return *projection_; }
@@ -41,10 +42,13 @@ class ProjectionSink final : public BatchSink {
   std::unique_ptr<pqxx::connection> conn_;
 
   // What Transaction::stop_requested and AsyncContext::stop observe: one source per batch,
-  // requested when the worker stops or the batch's partitions are handed over.
+  // requested when the worker stops or the batch's partitions are handed over. The source
+  // is fresh from StartBatch (the runner, before its read) or else from Apply/Handle.
   std::stop_token BeginBatch();
+  void FreshStop();  // under stop_mu_
   std::mutex stop_mu_;
   bool stopping_ = false;
+  bool started_ = false;  // StartBatch made the source of the batch about to be handled
   std::stop_source batch_stop_;
 };
 

@@ -45,8 +45,11 @@ class BatchSink {
   // The worker is stopping: the batch being handled, and any later one, may end early
   // (thread-safe).
   virtual void RequestStop() {}
-  // The batch being handled holds partitions that are being handed over: it may end early
-  // (thread-safe; the next batch starts unrequested).
+  // The runner is about to read a batch: an InterruptBatch from now on ends that batch, even
+  // one that arrives while it is still being read (before Apply/Handle begins).
+  virtual void StartBatch() {}
+  // The batch being handled (or read since StartBatch) holds partitions that are being
+  // handed over: it may end early (thread-safe; the next batch starts unrequested).
   virtual void InterruptBatch() {}
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include <prometheus/metric_family.h>
@@ -65,6 +66,16 @@ class Families {
   }
   std::vector<MetricFamily> families_;
 };
+
+// The flushes counted so far, sorted by their labels (trigger, then outcome): the order of
+// the series in the text stays stable and alphabetical.
+std::vector<FlushCounts::Entry> FlushesInLabelOrder(const FlushCounts& counts) {
+  auto entries = counts.Entries();
+  std::sort(entries.begin(), entries.end(), [](const FlushCounts::Entry& a, const FlushCounts::Entry& b) {
+    return std::pair(ToString(a.trigger), ToString(a.outcome)) < std::pair(ToString(b.trigger), ToString(b.outcome));
+  });
+  return entries;
+}
 
 std::string WorkerState(const WorkerStatus& s) {
   if (s.stopping) return "stopping";
@@ -198,10 +209,9 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
   f.Counter("persistence_requests_total", "Persistence transactions by result.", static_cast<double>(ps.failed_requests),
             {{"result", "failure"}});
   f.Declare("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", MetricType::Counter);
-  for (const auto& [key, n] : ps.flushes) {
-    const auto slash = key.find('/');
-    f.Counter("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", static_cast<double>(n),
-              {{"trigger", key.substr(0, slash)}, {"outcome", slash == std::string::npos ? "" : key.substr(slash + 1)}});
+  for (const auto& e : FlushesInLabelOrder(ps.flushes)) {
+    f.Counter("persistence_flushes_total", "Checkpoint flushes by trigger and outcome.", static_cast<double>(e.count),
+              {{"trigger", ToString(e.trigger)}, {"outcome", ToString(e.outcome)}});
   }
   for (const auto& [trigger, h] : s.persistence_durations) {
     f.Histogram("persistence_flush_duration_seconds", "Persistence transaction duration by trigger (unit: transactional units).",

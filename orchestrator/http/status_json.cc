@@ -13,6 +13,13 @@ nlohmann::json OrNull(const std::optional<T>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
+// {"trigger/outcome": count} for the flushes counted so far, e.g. "interval/success".
+nlohmann::json FlushesJson(const FlushCounts& counts) {
+  auto out = nlohmann::json::object();
+  for (const auto& e : counts.Entries()) out[ToString(e.trigger) + "/" + ToString(e.outcome)] = e.count;
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
@@ -42,7 +49,7 @@ nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
       {"units_committed", s.units_committed},
       {"units_fenced", s.units_fenced},
       {"oldest_pending_age", s.oldest_pending_age},
-      {"flushes", s.flushes},
+      {"flushes", FlushesJson(s.flushes)},
   };
 }
 

@@ -28,6 +28,14 @@ bool CircuitBreaker::Allow() {
   return false;
 }
 
+CircuitBreaker::Admission CircuitBreaker::Admit() {
+  Admission a;
+  a.before = state_;
+  a.allowed = Allow();
+  a.probe = a.allowed && state_ == BreakerState::kHalfOpen;
+  return a;
+}
+
 void CircuitBreaker::RecordSuccess() {
   state_ = BreakerState::kClosed;
   failures_ = 0;

@@ -16,12 +16,22 @@ std::string ToString(BreakerState s);
 
 class CircuitBreaker {
  public:
+  // One attempt's passage: the state before it, whether it may go out (Allow()), and whether
+  // it is the half-open probe.
+  struct Admission {
+    BreakerState before = BreakerState::kClosed;
+    bool allowed = false;
+    bool probe = false;
+  };
+
   CircuitBreaker(const Clock& clock, int failure_threshold, std::chrono::milliseconds open_timeout)
       : clock_(clock), threshold_(failure_threshold), open_timeout_(open_timeout) {}
 
   // May a request go out now? Closed: yes. Open: no, until the timeout passed, which moves
   // to half-open and allows exactly one probe. Half-open with a probe out: no.
   bool Allow();
+  // Allow(), with the state before and whether the attempt is the probe.
+  Admission Admit();
   void RecordSuccess();
   void RecordFailure();
   // Operator reset: closed, failure count 0.

@@ -1,17 +1,12 @@
 #include "orchestrator/persistence/persistence_core.h"
 
 #include <algorithm>
+#include <thread>
 
-#include "orchestrator/config/database_url.h"
 #include "orchestrator/common/errors.h"
 
 namespace projd {
 namespace {
-
-// Coalescing order: a newer generation wins, then a higher position.
-bool Supersedes(const Checkpoint& a, const Checkpoint& b) {
-  return a.generation > b.generation || (a.generation == b.generation && a.position > b.position);
-}
 
 std::int64_t EpochMs(Clock::Wall::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -38,35 +33,11 @@ PersistenceOptions PersistenceOptions::FromConfig(const Config& c) {
   return o;
 }
 
-std::string ToString(SubmitCode c) {
-  switch (c) {
-    case SubmitCode::kAccepted: return "accepted";
-    case SubmitCode::kCoalesced: return "coalesced";
-    case SubmitCode::kUnchanged: return "unchanged";
-    case SubmitCode::kRejectedFull: return "rejected_full";
-    case SubmitCode::kRejectedStale: return "rejected_stale";
-  }
-  return "unknown";
-}
-
 std::string ToString(ForceResult r) {
   switch (r) {
     case ForceResult::kOk: return "ok";
     case ForceResult::kTimeout: return "timeout";
     case ForceResult::kCircuitOpen: return "circuit_open";
-  }
-  return "unknown";
-}
-
-std::string ToString(Trigger t) {
-  switch (t) {
-    case Trigger::kInterval: return "interval";
-    case Trigger::kSize: return "size";
-    case Trigger::kLag: return "lag";
-    case Trigger::kCaughtUp: return "caught_up";
-    case Trigger::kForce: return "force";
-    case Trigger::kRevoke: return "revoke";
-    case Trigger::kShutdown: return "shutdown";
   }
   return "unknown";
 }
@@ -84,29 +55,7 @@ std::string ToString(UnitResult r) {
   return "unknown";
 }
 
-// --- DurabilityTicket -------------------------------------------------------------------
-
-Durability DurabilityTicket::Wait(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return state_ != Durability::kPending; });
-  return state_;
-}
-
-Durability DurabilityTicket::state() const {
-  std::lock_guard lock(mu_);
-  return state_;
-}
-
-void DurabilityTicket::Resolve(Durability d) {
-  {
-    std::lock_guard lock(mu_);
-    if (state_ != Durability::kPending) return;
-    state_ = d;
-  }
-  cv_.notify_all();
-}
-
-// --- PersistenceCore --------------------------------------------------------------------
+// --- PersistenceCore: lifecycle ------------------------------------------------------------
 
 PersistenceCore::PersistenceCore(CheckpointStore& store, const Clock& clock, PersistenceOptions options,
                                  FencedCallback on_fenced, PersistenceObserver* observer,
@@ -160,7 +109,7 @@ void PersistenceCore::StopLanes() {
   for (auto& lane : lanes_) lane->thread.Join();
 }
 
-std::vector<PersistenceCore::AbandonedLane> PersistenceCore::StopLanesBy(Clock::Monotonic::time_point deadline) {
+std::vector<PersistenceCore::AbandonedLane> PersistenceCore::StopLanesBy(TimePoint deadline) {
   for (auto& lane : lanes_) lane->cv.notify_all();
   std::vector<AbandonedLane> abandoned;
   for (std::size_t i = 0; i < lanes_.size(); ++i) {
@@ -172,62 +121,18 @@ std::vector<PersistenceCore::AbandonedLane> PersistenceCore::StopLanesBy(Clock::
   return abandoned;
 }
 
+// --- Submits -------------------------------------------------------------------------------
+
 SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
   SubmitResult result;
   bool wake = false;
   {
     std::lock_guard lock(mu_);
-    if (shut_down_) {
-      result.code = SubmitCode::kRejectedFull;
-    } else if (auto f = fenced_generation_.find(cp.key); f != fenced_generation_.end() && cp.generation <= f->second) {
-      result.code = SubmitCode::kRejectedStale;
-    } else if (auto d = durable_.find(cp.key);
-               d != durable_.end() && d->second.generation == cp.generation && d->second.position >= cp.position &&
-               !pending_.count(cp.key)) {
-      result.code = SubmitCode::kUnchanged;
-    } else if (auto p = pending_.find(cp.key); p != pending_.end()) {
-      if (cp.generation < p->second.checkpoint.generation) {
-        result.code = SubmitCode::kRejectedStale;
-      } else {
-        if (Supersedes(cp, p->second.checkpoint)) p->second.checkpoint = cp;
-        result.code = SubmitCode::kCoalesced;
-      }
-    } else if (static_cast<int>(pending_.size() + in_flight_.size()) >= options_.max_pending) {
-      result.code = SubmitCode::kRejectedFull;
-    } else {
-      pending_.emplace(cp.key, Pending{cp, clock_.Now()});
-      result.code = SubmitCode::kAccepted;
-    }
-    switch (result.code) {
-      case SubmitCode::kRejectedFull: ++stats_.rejected_full; break;
-      case SubmitCode::kRejectedStale: ++stats_.rejected_stale; break;
-      case SubmitCode::kCoalesced: ++stats_.coalesced; break;
-      case SubmitCode::kUnchanged: ++stats_.unchanged; break;
-      case SubmitCode::kAccepted: break;
-    }
+    result.code = shut_down_ ? SubmitCode::kRejectedFull : pending_.Admit(cp, clock_.Now(), options_.max_pending);
+    figures_.CountSubmit(result.code);
     if (result.ok()) {
-      result.ticket = std::make_shared<DurabilityTicket>(cp.position);
-      if (result.code == SubmitCode::kUnchanged) {
-        result.ticket->Resolve(Durability::kDurable);
-      } else {
-        tickets_.emplace(cp.key, result.ticket);
-      }
-      const auto used = static_cast<std::int64_t>(pending_.size() + in_flight_.size());
-      if (used * 5 >= static_cast<std::int64_t>(options_.max_pending) * 4) ++stats_.capacity_warnings;
-      if (static_cast<int>(pending_.size()) >= options_.max_batch_size && !size_trigger_) {
-        size_trigger_ = true;
-        wake = true;
-      }
-      // The work triggers the flush long before a runner would have to pause for it. Only
-      // this key's lag can have grown, so it is the only one measured here.
-      if (!requested_ && result.code != SubmitCode::kUnchanged) {
-        const auto position = pending_.find(cp.key)->second.checkpoint.position;
-        PressureReading r;
-        r.lag_events = position - DurablePosition(cp.key);
-        r.unflushed_events = position - FlushedPosition(cp.key);
-        r.used = static_cast<int>(used);
-        if (AssessPressure(r, Limits(options_)) != PressureAction::kNone) wake = RequestFlush(Trigger::kLag) || wake;
-      }
+      result.ticket = pending_.IssueTicket(cp, result.code);
+      wake = AfterAccepted(cp, result.code);
     }
   }
   if (wake) wake_.notify_all();
@@ -235,48 +140,258 @@ SubmitResult PersistenceCore::Submit(const Checkpoint& cp) {
   return result;
 }
 
-void PersistenceCore::MarkDurable(const Checkpoint& cp) {
-  auto& d = durable_[cp.key];
-  if (cp.generation > d.generation || (cp.generation == d.generation && cp.position > d.position)) {
-    d = {cp.generation, cp.position};
+bool PersistenceCore::AfterAccepted(const Checkpoint& cp, SubmitCode code) {
+  figures_.NoteCapacity(pending_.used(), options_.max_pending);
+  bool wake = signals_.NoteSize(pending_.pending_count(), options_.max_batch_size);
+  // The work triggers the flush long before a runner would have to pause for it. Only this
+  // key's lag can have grown, so it is the only one measured here.
+  if (!signals_.requested() && code != SubmitCode::kUnchanged &&
+      AssessPressure(pending_.PressureOf(cp.key), Limits(options_)) != PressureAction::kNone) {
+    wake = RequestFlush(Trigger::kLag) || wake;
+  }
+  return wake;
+}
+
+bool PersistenceCore::RequestFlush(Trigger trigger) {
+  return signals_.Request(trigger, pending_.pending_count() > 0, breaker_.state() == BreakerState::kOpen);
+}
+
+void PersistenceCore::FlushSoon() {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = RequestFlush(Trigger::kCaughtUp);
+  }
+  if (wake) wake_.notify_all();
+}
+
+bool PersistenceCore::ShouldPause() {
+  bool wake = false;
+  PressureAction action;
+  {
+    std::lock_guard lock(mu_);
+    action = AssessPressure(pending_.Pressure(clock_.Now()), Limits(options_));
+    if (action != PressureAction::kNone) wake = RequestFlush(Trigger::kLag);
+  }
+  if (wake) wake_.notify_all();
+  return action == PressureAction::kPause;
+}
+
+// --- Flushes -------------------------------------------------------------------------------
+
+FlushOutcome PersistenceCore::FlushOnce(Trigger trigger) { return Flush(trigger, nullptr); }
+
+FlushOutcome PersistenceCore::Flush(Trigger trigger, PendingCheckpoints::KeyFilter only,
+                                    std::optional<TimePoint> not_after) {
+  std::lock_guard flush_lock(flush_mu_);
+  std::vector<Checkpoint> batch;
+  const auto admission = BeginFlush(trigger, only, batch);
+  switch (admission.verdict) {
+    case FlushAdmission::Verdict::kNothing: return FlushOutcome::kNothing;
+    case FlushAdmission::Verdict::kSkipped: return FlushOutcome::kSkippedOpen;
+    case FlushAdmission::Verdict::kWrite: break;
+  }
+  const auto write = WriteBatch(batch, not_after);
+  const auto fenced = EndFlush(trigger, batch, write);
+  AfterAttempt(ToString(trigger), write.error, admission.breaker.probe, admission.breaker.before);
+  ReportFenced(fenced);
+  const auto outcome = OutcomeOf(write);
+  if (observer_) observer_->OnFlush(trigger, outcome, write.took, batch.size());
+  return outcome;
+}
+
+FlushAdmission PersistenceCore::BeginFlush(Trigger trigger, PendingCheckpoints::KeyFilter only,
+                                           std::vector<Checkpoint>& batch) {
+  std::lock_guard lock(mu_);
+  const auto admission = AdmitFlush(pending_.HasWork(only), breaker_, options_.max_batch_size);
+  if (admission.verdict == FlushAdmission::Verdict::kSkipped) figures_.CountFlush(trigger, FlushOutcome::kSkippedOpen);
+  if (admission.verdict == FlushAdmission::Verdict::kWrite) {
+    batch = pending_.Take(only, admission.limit);
+    signals_.BatchTaken();
+  }
+  return admission;
+}
+
+BatchWrite PersistenceCore::WriteBatch(const std::vector<Checkpoint>& batch, std::optional<TimePoint> not_after) {
+  BatchWrite write;
+  write.start = clock_.Now();
+  const auto timeout = AttemptTimeout(options_.timeout, write.start, not_after);
+  try {
+    write.outcome = store_.WriteBatch(batch, timeout);
+  } catch (const std::exception& e) {
+    // Transient, in doubt, permanent (disk full, a read-only server, no privilege) or a
+    // bug below: the outcome is unknown; merge back and retry. Nothing leaves this thread.
+    write.error = e.what();
+    if (write.error.empty()) write.error = "checkpoint write failed";
+  } catch (...) {
+    write.error = "checkpoint write failed with a non-standard exception";
+  }
+  write.took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - write.start);
+  return write;
+}
+
+std::vector<Checkpoint> PersistenceCore::EndFlush(Trigger trigger, const std::vector<Checkpoint>& batch,
+                                                  const BatchWrite& write) {
+  std::lock_guard lock(mu_);
+  return ApplyFlushWrite(trigger, batch, write, EpochMs(clock_.WallNow()), pending_, breaker_, figures_);
+}
+
+void PersistenceCore::ReportFenced(const std::vector<Checkpoint>& fenced) {
+  if (!on_fenced_) return;
+  for (const auto& cp : fenced) on_fenced_(cp.key, cp.generation);
+}
+
+// --- The flusher thread --------------------------------------------------------------------
+
+void PersistenceCore::FlusherLoop(TimePoint next_tick) {
+  while (const auto turn = AwaitTurn(next_tick)) {
+    // Fixed rate: the next tick does not drift with the flush's duration.
+    if (turn->trigger == Trigger::kInterval) next_tick = NextTick(next_tick, clock_.Now(), options_.interval);
+    FlushRounds(*turn);
   }
 }
 
-void PersistenceCore::ResolveTickets(const CheckpointKey& key) {
-  const auto d = durable_.find(key);
-  const auto f = fenced_generation_.find(key);
-  auto [begin, end] = tickets_.equal_range(key);
-  for (auto it = begin; it != end;) {
-    if (d != durable_.end() && d->second.position >= it->second->target()) {
-      it->second->Resolve(Durability::kDurable);
-      it = tickets_.erase(it);
-    } else if (f != fenced_generation_.end() && !pending_.count(key) && !in_flight_.count(key)) {
-      it->second->Resolve(Durability::kFenced);
-      it = tickets_.erase(it);
-    } else {
-      ++it;
+std::optional<PersistenceCore::FlusherTurn> PersistenceCore::AwaitTurn(TimePoint next_tick) {
+  std::unique_lock lock(mu_);
+  while (!stopping_ && !signals_.raised() && clock_.Now() < next_tick) {
+    wake_.wait_for(lock, FlusherWait(next_tick, clock_.Now()));
+  }
+  if (stopping_) return std::nullopt;
+  FlusherTurn turn;
+  turn.trigger = signals_.Take(clock_.Now() >= next_tick);
+  turn.rounds = RoundsFor(pending_.pending_count(), options_.max_batch_size);
+  return turn;
+}
+
+void PersistenceCore::FlushRounds(const FlusherTurn& turn) {
+  // Everything pending at this turn, batch by batch.
+  try {
+    for (std::size_t round = 0; round < turn.rounds; ++round) {
+      if (Flush(turn.trigger, nullptr) != FlushOutcome::kSuccess) break;
+      std::lock_guard lock(mu_);
+      if (!AnotherRound(turn.trigger, pending_.pending_count(), stopping_, options_.max_batch_size)) break;
+    }
+  } catch (const std::exception& e) {
+    // Flush handles the store's errors itself; this is a callback or observer failing.
+    // The thread goes on with the next tick: a lost flusher would stall every checkpoint.
+    if (logger_) logger_->Error("persistence flush round failed; retrying at the next tick", {{"error", e.what()}});
+  }
+}
+
+// --- Barriers ------------------------------------------------------------------------------
+
+ForceResult PersistenceCore::DrainUntil(Targets targets, Trigger trigger, TimePoint deadline) {
+  std::set<CheckpointKey> only;
+  for (const auto& [k, p] : targets) only.insert(k);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (pending_.Satisfied(targets)) return ForceResult::kOk;
+    }
+    if (clock_.Now() >= deadline) return ForceResult::kTimeout;
+    const auto outcome = Flush(trigger, &only, BatchDeadline(trigger, deadline));
+    if (outcome == FlushOutcome::kSkippedOpen) return ForceResult::kCircuitOpen;
+    if (outcome == FlushOutcome::kNothing) {
+      {
+        std::lock_guard lock(mu_);
+        if (!pending_.AnyInFlight(only)) return pending_.Satisfied(targets) ? ForceResult::kOk : ForceResult::kTimeout;
+      }
+      // What is left is in flight on another thread: wait for that flush to finish.
+      std::lock_guard flush_lock(flush_mu_);
     }
   }
 }
 
-void PersistenceCore::RecordAttempt(bool success, std::chrono::microseconds duration) {
-  const double ms = duration.count() / 1000.0;
-  ++stats_.total_requests;
-  ++attempts_;
-  total_response_ms_ += ms;
-  stats_.average_response_time = total_response_ms_ / static_cast<double>(attempts_);
-  stats_.max_response_time = std::max(stats_.max_response_time, ms);
-  stats_.min_response_time = attempts_ == 1 ? ms : std::min(stats_.min_response_time, ms);
-  const auto now = EpochMs(clock_.WallNow());
-  if (success) {
-    ++stats_.successful_requests;
-    stats_.last_success_time = now;
-    stats_.last_persistence_time = now;
-  } else {
-    ++stats_.failed_requests;
-    stats_.last_failure_time = now;
+ForceResult PersistenceCore::ForcePersistence(std::chrono::milliseconds timeout) {
+  Targets targets;
+  {
+    std::lock_guard lock(mu_);
+    if (breaker_.state() == BreakerState::kOpen) {
+      figures_.CountRejectedCircuitOpen();
+      return ForceResult::kCircuitOpen;
+    }
+    targets = pending_.AllTargets();
+  }
+  return DrainUntil(std::move(targets), Trigger::kForce, clock_.Now() + timeout);
+}
+
+ForceResult PersistenceCore::Revoke(const std::vector<CheckpointKey>& keys, std::chrono::milliseconds timeout) {
+  Targets targets;
+  {
+    std::lock_guard lock(mu_);
+    targets = pending_.TargetsOf(keys);
+  }
+  return DrainUntil(std::move(targets), Trigger::kRevoke, clock_.Now() + timeout);
+}
+
+// --- Shutdown ------------------------------------------------------------------------------
+
+ShutdownReport PersistenceCore::Shutdown() { return Shutdown(clock_.Now() + options_.shutdown_timeout); }
+
+ShutdownReport PersistenceCore::Shutdown(Clock::Monotonic::time_point deadline) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  ShutdownReport report;
+  const bool store_held = AwaitThreads(deadline, report.abandoned);
+  Targets targets;
+  {
+    std::lock_guard lock(mu_);
+    targets = pending_.PendingTargets();
+  }
+  // A thread left inside a transaction on the core's store holds it: a drain would wait
+  // behind it. A stuck lane of its own connection does not stop the drain.
+  if (!store_held) FinalDrain(targets, deadline);
+  Close(targets, report);
+  return report;
+}
+
+bool PersistenceCore::AwaitThreads(TimePoint deadline, std::vector<std::string>& abandoned) {
+  bool store_held = false;  // a thread left inside a transaction on the core's own store
+  for (auto& lane : lanes_) lane->cv.notify_all();  // idle lanes end while the flusher is awaited
+  // Real time to wait: the clock may be a test's fake one.
+  if (!flusher_.JoinFor(std::max(deadline - clock_.Now(), Clock::Monotonic::duration::zero()))) {
+    abandoned.push_back("persistence flusher");
+    store_held = true;
+  }
+  for (const auto& lane : StopLanesBy(deadline)) {
+    abandoned.push_back(lane.name);
+    store_held = store_held || lane.shared;
+  }
+  return store_held;
+}
+
+void PersistenceCore::FinalDrain(const Targets& targets, TimePoint deadline) {
+  // Even with the breaker open the final drain tries: the breaker protects the database
+  // from a flood, and this is the last chance to save progress.
+  {
+    std::lock_guard lock(mu_);
+    breaker_.Reset();
+  }
+  while (DrainUntil(targets, Trigger::kShutdown, deadline) == ForceResult::kCircuitOpen && clock_.Now() < deadline) {
+    // The breaker opened during the drain: back off briefly and try again until the deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::lock_guard lock(mu_);
+    breaker_.Reset();
   }
 }
+
+void PersistenceCore::Close(const Targets& targets, ShutdownReport& report) {
+  std::lock_guard lock(mu_);
+  shut_down_ = true;
+  report.unflushed = pending_.Unflushed();
+  report.drained = report.abandoned.empty() && pending_.Satisfied(targets) && report.unflushed.empty();
+  pending_.AbandonTickets();
+}
+
+std::int64_t PersistenceCore::Unflushed() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::int64_t>(pending_.used());
+}
+
+// --- Transactions: breaker transitions and logs --------------------------------------------
 
 void PersistenceCore::NoteBreaker(BreakerState before) {
   BreakerState after;
@@ -313,268 +428,41 @@ void PersistenceCore::AfterAttempt(const std::string& operation, const std::stri
     std::lock_guard lock(mu_);
     after = breaker_.state();
   }
-  if (logger_) {
-    std::lock_guard lock(log_mu_);
-    const auto now = clock_.Now();
-    if (!error.empty()) {
-      if (const auto covered = failure_log_.Occur(now)) {
-        logger_->Warn("persistence transaction failed; pending checkpoints are kept and retried",
-                      {{"operation", operation}, {"error", error},
-                       {"failures", std::to_string(failure_log_.episode())},
-                       {"since_last_log", std::to_string(covered)},
-                       {"breaker", ToString(after)}});
-      }
-      if (probe && after == BreakerState::kOpen) {
-        if (const auto covered = probe_log_.Occur(now)) {
-          logger_->Warn("persistence circuit breaker probe failed; open again",
-                        {{"error", error}, {"probes_failed", std::to_string(covered)},
-                         {"probe_in_ms", std::to_string(options_.breaker_timeout.count())}});
-        }
-      }
-    } else if (const auto failed = failure_log_.End()) {
-      probe_log_.End();
-      logger_->Info("persistence transactions succeed again", {{"operation", operation},
-                                                               {"failed_before", std::to_string(failed)}});
-    }
-  }
+  if (logger_) LogAttempt(operation, error, probe, after);
   // A probe that failed went open -> half-open -> open: no change to report.
   if (after != before) LogBreakerChange(before, after, error);
   if (after != before && observer_) observer_->OnBreakerChange(after);
 }
 
-FlushOutcome PersistenceCore::FlushOnce(Trigger trigger) { return Flush(trigger, nullptr); }
-
-FlushOutcome PersistenceCore::Flush(Trigger trigger, const std::set<CheckpointKey>* only,
-                                    std::optional<Clock::Monotonic::time_point> not_after) {
-  std::lock_guard flush_lock(flush_mu_);
-  std::vector<Checkpoint> batch;
-  BreakerState breaker_before;
-  bool probe = false;
-  {
-    std::lock_guard lock(mu_);
-    breaker_before = breaker_.state();
-    bool has_work = false;
-    for (const auto& [key, p] : pending_) {
-      if (!only || only->count(key)) {
-        has_work = true;
-        break;
-      }
+void PersistenceCore::LogAttempt(const std::string& operation, const std::string& error, bool probe,
+                                 BreakerState after) {
+  std::lock_guard lock(log_mu_);
+  if (error.empty()) {
+    if (const auto failed = failure_log_.End()) {
+      probe_log_.End();
+      logger_->Info("persistence transactions succeed again", {{"operation", operation},
+                                                               {"failed_before", std::to_string(failed)}});
     }
-    if (!has_work) return FlushOutcome::kNothing;
-    if (!breaker_.Allow()) {
-      ++stats_.flushes[ToString(trigger) + "/skipped"];
-      return FlushOutcome::kSkippedOpen;
-    }
-    // A half-open probe is one small batch.
-    probe = breaker_.state() == BreakerState::kHalfOpen;
-    const std::size_t limit =
-        breaker_.state() == BreakerState::kHalfOpen ? 1 : static_cast<std::size_t>(options_.max_batch_size);
-    // Oldest first, so no key starves behind busy ones.
-    std::vector<std::pair<Clock::Monotonic::time_point, CheckpointKey>> order;
-    for (const auto& [key, p] : pending_) {
-      if (!only || only->count(key)) order.emplace_back(p.since, key);
-    }
-    std::sort(order.begin(), order.end());
-    for (std::size_t i = 0; i < order.size() && batch.size() < limit; ++i) {
-      auto it = pending_.find(order[i].second);
-      batch.push_back(it->second.checkpoint);
-      in_flight_.emplace(it->first, it->second.checkpoint);
-      pending_.erase(it);
-    }
-    size_trigger_ = false;
+    return;
   }
-
-  const auto start = clock_.Now();
-  auto timeout = options_.timeout;
-  if (not_after) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*not_after - start);
-    timeout = std::clamp(left, std::chrono::milliseconds(1), timeout);
+  const auto now = clock_.Now();
+  if (const auto covered = failure_log_.Occur(now)) {
+    logger_->Warn("persistence transaction failed; pending checkpoints are kept and retried",
+                  {{"operation", operation}, {"error", error},
+                   {"failures", std::to_string(failure_log_.episode())},
+                   {"since_last_log", std::to_string(covered)},
+                   {"breaker", ToString(after)}});
   }
-  std::optional<WriteOutcome> outcome;
-  std::string error;
-  try {
-    outcome = store_.WriteBatch(batch, timeout);
-  } catch (const std::exception& e) {
-    // Transient, in doubt, permanent (disk full, a read-only server, no privilege) or a
-    // bug below: the outcome is unknown; merge back and retry. Nothing leaves this thread.
-    error = e.what();
-    if (error.empty()) error = "checkpoint write failed";
-  } catch (...) {
-    error = "checkpoint write failed with a non-standard exception";
-  }
-  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
-
-  std::vector<Checkpoint> fenced;
-  {
-    std::lock_guard lock(mu_);
-    RecordAttempt(outcome.has_value(), took);
-    if (outcome) {
-      breaker_.RecordSuccess();
-      std::set<CheckpointKey> fenced_keys(outcome->fenced.begin(), outcome->fenced.end());
-      for (const auto& cp : batch) {
-        in_flight_.erase(cp.key);
-        if (fenced_keys.count(cp.key)) {
-          fenced_generation_[cp.key] = std::max(fenced_generation_[cp.key], cp.generation);
-          ++stats_.fenced;
-          // A pending entry of the same or an older generation is fenced too.
-          if (auto p = pending_.find(cp.key); p != pending_.end() && p->second.checkpoint.generation <= cp.generation) {
-            pending_.erase(p);
-          }
-          fenced.push_back(cp);
-        } else {
-          MarkDurable(cp);
-        }
-        ResolveTickets(cp.key);
-      }
-    } else {
-      breaker_.RecordFailure();
-      last_error_ = error;
-      // Outcome unknown or failed: merge back; a newer pending entry wins.
-      for (const auto& cp : batch) {
-        in_flight_.erase(cp.key);
-        auto p = pending_.find(cp.key);
-        if (p == pending_.end()) {
-          pending_.emplace(cp.key, Pending{cp, start});
-        } else {
-          if (Supersedes(cp, p->second.checkpoint)) p->second.checkpoint = cp;
-          p->second.since = std::min(p->second.since, start);
-        }
-      }
-    }
-    if (outcome) last_error_.clear();
-    ++stats_.flushes[ToString(trigger) + (outcome ? "/success" : "/failure")];
-  }
-  AfterAttempt(ToString(trigger), error, probe, breaker_before);
-  if (on_fenced_) {
-    for (const auto& cp : fenced) on_fenced_(cp.key, cp.generation);
-  }
-  const auto result = outcome ? FlushOutcome::kSuccess : FlushOutcome::kFailure;
-  if (observer_) observer_->OnFlush(trigger, result, took, batch.size());
-  return result;
-}
-
-bool PersistenceCore::Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const {
-  for (const auto& [key, position] : targets) {
-    if (auto f = fenced_generation_.find(key); f != fenced_generation_.end() && !pending_.count(key) &&
-                                                 !in_flight_.count(key)) {
-      continue;
-    }
-    const auto d = durable_.find(key);
-    if (d == durable_.end() || d->second.position < position) return false;
-  }
-  return true;
-}
-
-ForceResult PersistenceCore::DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
-                                        Clock::Monotonic::time_point deadline) {
-  std::set<CheckpointKey> only;
-  for (const auto& [k, p] : targets) only.insert(k);
-  while (true) {
-    {
-      std::lock_guard lock(mu_);
-      if (Satisfied(targets)) return ForceResult::kOk;
-    }
-    if (clock_.Now() >= deadline) return ForceResult::kTimeout;
-    // The final drain must end by its deadline; a handover's drain keeps whole batches.
-    const auto outcome =
-        Flush(trigger, &only, trigger == Trigger::kShutdown ? std::optional(deadline) : std::nullopt);
-    if (outcome == FlushOutcome::kSkippedOpen) return ForceResult::kCircuitOpen;
-    if (outcome == FlushOutcome::kNothing) {
-      bool in_flight = false;
-      {
-        std::lock_guard lock(mu_);
-        for (const auto& key : only) in_flight = in_flight || in_flight_.count(key) > 0;
-        if (!in_flight) return Satisfied(targets) ? ForceResult::kOk : ForceResult::kTimeout;
-      }
-      // What is left is in flight on another thread: wait for that flush to finish.
-      std::lock_guard flush_lock(flush_mu_);
+  if (probe && after == BreakerState::kOpen) {
+    if (const auto covered = probe_log_.Occur(now)) {
+      logger_->Warn("persistence circuit breaker probe failed; open again",
+                    {{"error", error}, {"probes_failed", std::to_string(covered)},
+                     {"probe_in_ms", std::to_string(options_.breaker_timeout.count())}});
     }
   }
 }
 
-ForceResult PersistenceCore::ForcePersistence(std::chrono::milliseconds timeout) {
-  std::map<CheckpointKey, std::int64_t> targets;
-  {
-    std::lock_guard lock(mu_);
-    if (breaker_.state() == BreakerState::kOpen) {
-      ++stats_.rejected_circuit_open;
-      return ForceResult::kCircuitOpen;
-    }
-    for (const auto& [k, p] : pending_) targets[k] = p.checkpoint.position;
-    for (const auto& [k, cp] : in_flight_) targets[k] = std::max(targets[k], cp.position);
-  }
-  return DrainUntil(std::move(targets), Trigger::kForce, clock_.Now() + timeout);
-}
-
-ForceResult PersistenceCore::Revoke(const std::vector<CheckpointKey>& keys, std::chrono::milliseconds timeout) {
-  std::map<CheckpointKey, std::int64_t> targets;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& k : keys) {
-      if (auto p = pending_.find(k); p != pending_.end()) targets[k] = p->second.checkpoint.position;
-      if (auto f = in_flight_.find(k); f != in_flight_.end()) targets[k] = std::max(targets[k], f->second.position);
-    }
-  }
-  return DrainUntil(std::move(targets), Trigger::kRevoke, clock_.Now() + timeout);
-}
-
-ShutdownReport PersistenceCore::Shutdown() { return Shutdown(clock_.Now() + options_.shutdown_timeout); }
-
-ShutdownReport PersistenceCore::Shutdown(Clock::Monotonic::time_point deadline) {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  ShutdownReport report;
-  // Real time to wait: the clock may be a test's fake one.
-  const auto left = [&] { return std::max(deadline - clock_.Now(), Clock::Monotonic::duration::zero()); };
-  bool store_held = false;  // a thread left inside a transaction on the core's own store
-  for (auto& lane : lanes_) lane->cv.notify_all();  // idle lanes end while the flusher is awaited
-  if (!flusher_.JoinFor(left())) {
-    report.abandoned.push_back("persistence flusher");
-    store_held = true;
-  }
-  for (const auto& lane : StopLanesBy(deadline)) {
-    report.abandoned.push_back(lane.name);
-    store_held = store_held || lane.shared;
-  }
-  std::map<CheckpointKey, std::int64_t> targets;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [k, p] : pending_) targets[k] = p.checkpoint.position;
-  }
-  // A thread left inside a transaction on the core's store holds it: a drain would wait
-  // behind it. A stuck lane of its own connection does not stop the drain.
-  if (!store_held) {
-    // Even with the breaker open the final drain tries: the breaker protects the database
-    // from a flood, and this is the last chance to save progress.
-    {
-      std::lock_guard lock(mu_);
-      breaker_.Reset();
-    }
-    while (DrainUntil(targets, Trigger::kShutdown, deadline) == ForceResult::kCircuitOpen &&
-           clock_.Now() < deadline) {
-      // The breaker opened during the drain: back off briefly and try again until the deadline.
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::lock_guard lock(mu_);
-      breaker_.Reset();
-    }
-  }
-  std::lock_guard lock(mu_);
-  shut_down_ = true;
-  for (const auto& [k, p] : pending_) report.unflushed.push_back(p.checkpoint);
-  for (const auto& [k, cp] : in_flight_) report.unflushed.push_back(cp);
-  report.drained = report.abandoned.empty() && Satisfied(targets) && report.unflushed.empty();
-  for (auto& [k, t] : tickets_) t->Resolve(Durability::kAbandoned);
-  tickets_.clear();
-  return report;
-}
-
-std::int64_t PersistenceCore::Unflushed() const {
-  std::lock_guard lock(mu_);
-  return static_cast<std::int64_t>(pending_.size() + in_flight_.size());
-}
+// --- Reads and unit lanes ------------------------------------------------------------------
 
 std::vector<Checkpoint> PersistenceCore::ReadCheckpoints(const std::string& replica_set,
                                                          const std::string& projection) {
@@ -592,10 +480,10 @@ std::future<UnitResult> PersistenceCore::SubmitUnit(TransactionalUnit unit, Lane
     // Once the probe is due the unit goes to the lane and may be the probe: a worker with
     // only transactional projections has no checkpoint flush to probe with, and its breaker
     // would otherwise stay open until an operator reset it.
-    ++stats_.rejected_circuit_open;
+    figures_.CountRejectedCircuitOpen();
     promise.set_value(UnitResult::kCircuitOpen);
   } else if (units_in_flight_ >= options_.max_units_in_flight) {
-    ++stats_.rejected_full;
+    figures_.CountRejectedFull();
     promise.set_value(UnitResult::kRejectedFull);
   } else {
     ++units_in_flight_;
@@ -632,60 +520,45 @@ UnitResult PersistenceCore::RunUnit(const TransactionalUnit& unit, Lane& lane, s
 }
 
 UnitResult PersistenceCore::CommitQueued(const TransactionalUnit& unit, Lane& lane) {
-  UnitResult result = UnitResult::kFailed;
-  BreakerState before;
-  bool attempted = false;
-  bool probe = false;
+  UnitResult result = UnitResult::kCircuitOpen;
+  CircuitBreaker::Admission admission;
   std::string error;
   {
     // Only the shared lane uses the core's store, which it shares with the flusher. A lane
     // of its own never waits for a flush, nor a flush for it.
     std::unique_lock<std::mutex> flush_lock(flush_mu_, std::defer_lock);
     if (lane.shared) flush_lock.lock();
-    bool allowed;
     {
       std::lock_guard lock(mu_);
-      before = breaker_.state();
-      allowed = breaker_.Allow();
-      probe = allowed && breaker_.state() == BreakerState::kHalfOpen;
+      admission = breaker_.Admit();
     }
-    if (!allowed) {
-      result = UnitResult::kCircuitOpen;
-    } else {
-      attempted = true;
-      const auto start = clock_.Now();
-      bool ok = false;
-      result = RunUnit(unit, lane, error, ok);
-      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
-      if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
-      std::lock_guard lock(mu_);
-      RecordAttempt(ok && result != UnitResult::kFailed, took);
-      if (ok) {
-        breaker_.RecordSuccess();
-        last_error_.clear();
-      } else {
-        breaker_.RecordFailure();
-        last_error_ = error;
-      }
-      if (result == UnitResult::kCommitted) {
-        ++stats_.units_committed;
-        for (const auto& cp : unit.checkpoints) {
-          MarkDurable(cp);
-          ResolveTickets(cp.key);
-        }
-      } else if (result == UnitResult::kFenced) {
-        ++stats_.units_fenced;
-        ++stats_.fenced;
-      }
-    }
+    if (admission.allowed) result = AttemptUnit(unit, lane, error);
   }
-  if (attempted) {
-    AfterAttempt("unit", error, probe, before);
+  if (admission.allowed) {
+    AfterAttempt("unit", error, admission.probe, admission.before);
   } else {
-    NoteBreaker(before);
+    NoteBreaker(admission.before);
   }
   if (result == UnitResult::kFenced && on_fenced_) {
     for (const auto& cp : unit.checkpoints) on_fenced_(cp.key, cp.generation);
+  }
+  return result;
+}
+
+UnitResult PersistenceCore::AttemptUnit(const TransactionalUnit& unit, Lane& lane, std::string& error) {
+  const auto start = clock_.Now();
+  bool ok = false;
+  const auto result = RunUnit(unit, lane, error, ok);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(clock_.Now() - start);
+  if (observer_) observer_->OnUnit(ok ? result : UnitResult::kFailed, took);
+  std::lock_guard lock(mu_);
+  RecordAttempt({ok, ok && result != UnitResult::kFailed, error, took}, EpochMs(clock_.WallNow()), breaker_,
+                figures_);
+  if (result == UnitResult::kCommitted) {
+    figures_.CountUnitCommitted();
+    pending_.UnitCommitted(unit.checkpoints);
+  } else if (result == UnitResult::kFenced) {
+    figures_.CountUnitFenced();
   }
   return result;
 }
@@ -716,120 +589,24 @@ void PersistenceCore::UnitLoop(Lane& lane) {
   }
 }
 
-void PersistenceCore::FlusherLoop(Clock::Monotonic::time_point next) {
-  while (true) {
-    Trigger trigger = Trigger::kInterval;
-    std::size_t rounds = 1;
-    {
-      std::unique_lock lock(mu_);
-      while (!stopping_ && !size_trigger_ && !requested_ && clock_.Now() < next) {
-        // The clock may be a test's fake clock: re-check it at least every 20 ms.
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
-        wake_.wait_for(lock, std::min(left, std::chrono::milliseconds(20)));
-      }
-      if (stopping_) return;
-      if (clock_.Now() < next) trigger = requested_.value_or(Trigger::kSize);
-      // Taken: a later submit may raise either again (a breaker that skips the flush must not
-      // leave a flag set that would spin this loop).
-      size_trigger_ = false;
-      requested_.reset();
-      // Enough batches for what is pending now, not for what runners add meanwhile: a
-      // catch-up submits during every flush, and "until empty" flushed back to back.
-      const auto batch = static_cast<std::size_t>(std::max(1, options_.max_batch_size));
-      rounds = std::max<std::size_t>(1, (pending_.size() + batch - 1) / batch);
-    }
-    if (trigger == Trigger::kInterval) {
-      // Fixed rate: the next tick does not drift with the flush's duration.
-      while (next <= clock_.Now()) next += options_.interval;
-    }
-    // Flush everything pending at this tick, batch by batch.
-    try {
-      for (std::size_t round = 0; round < rounds; ++round) {
-        const auto outcome = Flush(trigger, nullptr);
-        if (outcome != FlushOutcome::kSuccess) break;
-        std::lock_guard lock(mu_);
-        if (pending_.empty() || stopping_) break;
-        if (trigger == Trigger::kSize && static_cast<int>(pending_.size()) < options_.max_batch_size) break;
-      }
-    } catch (const std::exception& e) {
-      // Flush handles the store's errors itself; this is a callback or observer failing.
-      // The thread goes on with the next tick: a lost flusher would stall every checkpoint.
-      if (logger_) logger_->Error("persistence flush round failed; retrying at the next tick", {{"error", e.what()}});
-    }
-  }
-}
-
-std::int64_t PersistenceCore::DurablePosition(const CheckpointKey& key) const {
-  const auto d = durable_.find(key);
-  return d == durable_.end() ? 0 : d->second.position;
-}
-
-std::int64_t PersistenceCore::FlushedPosition(const CheckpointKey& key) const {
-  const auto f = in_flight_.find(key);
-  return std::max(DurablePosition(key), f == in_flight_.end() ? 0 : f->second.position);
-}
-
-PressureReading PersistenceCore::ReadPressure() const {
-  // Positions are global: one runner moving 64 partitions by 100 events each is 100 events
-  // of lag, not 6,400. The widest distance between pending and durable is the lag.
-  PressureReading r;
-  const auto now = clock_.Now();
-  auto oldest = now;
-  for (const auto& [key, p] : pending_) {
-    r.lag_events = std::max(r.lag_events, p.checkpoint.position - DurablePosition(key));
-    r.unflushed_events = std::max(r.unflushed_events, p.checkpoint.position - FlushedPosition(key));
-    oldest = std::min(oldest, p.since);
-  }
-  r.oldest_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - oldest);
-  r.used = static_cast<int>(pending_.size() + in_flight_.size());
-  return r;
-}
-
-bool PersistenceCore::RequestFlush(Trigger trigger) {
-  if (requested_ || pending_.empty() || breaker_.state() == BreakerState::kOpen) return false;
-  requested_ = trigger;
-  return true;
-}
-
-void PersistenceCore::FlushSoon() {
-  bool wake;
-  {
-    std::lock_guard lock(mu_);
-    wake = RequestFlush(Trigger::kCaughtUp);
-  }
-  if (wake) wake_.notify_all();
-}
-
-bool PersistenceCore::ShouldPause() {
-  bool wake = false;
-  PressureAction action;
-  {
-    std::lock_guard lock(mu_);
-    action = AssessPressure(ReadPressure(), Limits(options_));
-    if (action != PressureAction::kNone) wake = RequestFlush(Trigger::kLag);
-  }
-  if (wake) wake_.notify_all();
-  return action == PressureAction::kPause;
-}
+// --- Figures -------------------------------------------------------------------------------
 
 PersistenceStats PersistenceCore::GetStats() const {
   std::lock_guard lock(mu_);
-  PersistenceStats s = stats_;
+  const auto now = clock_.Now();
+  PersistenceStats s = figures_.Snapshot();
   s.circuit_breaker_trips = breaker_.trips();
   s.circuit_breaker_state = ToString(breaker_.state());
   s.circuit_breaker_failure_count = breaker_.consecutive_failures();
-  s.pending_count = static_cast<std::int64_t>(pending_.size());
-  s.last_error = MaskSecrets(last_error_);
-  s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - created_).count();
-  auto oldest = clock_.Now();
-  for (const auto& [k, p] : pending_) oldest = std::min(oldest, p.since);
-  s.oldest_pending_age = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - oldest).count();
+  s.pending_count = static_cast<std::int64_t>(pending_.pending_count());
+  s.uptime = std::chrono::duration_cast<std::chrono::milliseconds>(now - created_).count();
+  s.oldest_pending_age = std::chrono::duration_cast<std::chrono::milliseconds>(now - pending_.OldestSince(now)).count();
   return s;
 }
 
 std::string PersistenceCore::LastError() const {
   std::lock_guard lock(mu_);
-  return last_error_;
+  return figures_.last_error();
 }
 
 void PersistenceCore::ResetCircuitBreaker() {

@@ -21,29 +21,38 @@
 //    or permanent: disk full, a read-only server) and anything else the store throws is a
 //    failed transaction, counted, fed to the breaker and retried. Failures and breaker
 //    transitions are logged with the error text, rate-limited (failure_log_interval).
+// The decisions live in pure parts, each tested without threads: pending_checkpoints.h (the
+// pending set, durable positions, fencing, tickets), flush_policy.h (when the flusher wakes
+// and with which trigger, batch sizes and rounds, what a write's outcome does),
+// persistence_figures.h (the counters), circuit_breaker.h. This class holds them under its
+// one lock and runs the threads and the store calls.
 // Thread-safe: every public call may come from any thread.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
-#include <deque>
+#include <string>
 #include <vector>
 
 #include "orchestrator/common/awaitable_thread.h"
-#include "orchestrator/persistence/checkpoint_store.h"
-#include "orchestrator/persistence/circuit_breaker.h"
 #include "orchestrator/common/clock.h"
-#include "orchestrator/config/config.h"
 #include "orchestrator/common/log_throttle.h"
 #include "orchestrator/common/logging.h"
+#include "orchestrator/config/config.h"
+#include "orchestrator/persistence/checkpoint_store.h"
+#include "orchestrator/persistence/circuit_breaker.h"
+#include "orchestrator/persistence/durability_ticket.h"
+#include "orchestrator/persistence/flush_policy.h"
+#include "orchestrator/persistence/flush_trigger.h"
+#include "orchestrator/persistence/pending_checkpoints.h"
+#include "orchestrator/persistence/persistence_figures.h"
 #include "orchestrator/persistence/persistence_pressure.h"
 #include "orchestrator/persistence/persistence_stats.h"
 
@@ -75,48 +84,14 @@ struct PersistenceOptions {
   static PersistenceOptions FromConfig(const Config& c);
 };
 
-enum class SubmitCode {
-  kAccepted,       // a new pending key
-  kCoalesced,      // merged into the pending entry of its key
-  kUnchanged,      // already durable at this position: nothing to write
-  kRejectedFull,   // MAX_PENDING reached: retry later (backpressure)
-  kRejectedStale,  // older generation than the pending or fenced one: never retry
-};
-std::string ToString(SubmitCode c);
-
-enum class Durability { kPending, kDurable, kFenced, kAbandoned };
-
-// Resolves when a position >= target is durable for its key (or the key was fenced, or the
-// core shut down without writing it). Thread-safe.
-class DurabilityTicket {
- public:
-  explicit DurabilityTicket(std::int64_t target) : target_(target) {}
-  // Waits up to `timeout`; returns the state then (kPending on timeout).
-  Durability Wait(std::chrono::milliseconds timeout);
-  Durability state() const;
-  std::int64_t target() const { return target_; }
-  void Resolve(Durability d);
-
- private:
-  const std::int64_t target_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Durability state_ = Durability::kPending;
-};
-
 struct SubmitResult {
   SubmitCode code = SubmitCode::kAccepted;
   std::shared_ptr<DurabilityTicket> ticket;  // null when refused
-  bool ok() const { return code != SubmitCode::kRejectedFull && code != SubmitCode::kRejectedStale; }
+  bool ok() const { return Accepted(code); }
 };
 
 enum class ForceResult { kOk, kTimeout, kCircuitOpen };
 std::string ToString(ForceResult r);
-
-enum class Trigger { kInterval, kSize, kLag, kCaughtUp, kForce, kRevoke, kShutdown };
-std::string ToString(Trigger t);
-
-enum class FlushOutcome { kNothing, kSuccess, kFailure, kSkippedOpen };
 
 // kMoved: the unit's batch no longer starts where its checkpoints are (UnitOutcome::kMoved);
 // nothing was applied; the runner re-reads its positions (ReadCheckpoints).
@@ -208,14 +183,9 @@ class PersistenceCore {
   FlushOutcome FlushOnce(Trigger trigger);
 
  private:
-  struct Pending {
-    Checkpoint checkpoint;
-    Clock::Monotonic::time_point since;
-  };
-  struct Durable {
-    std::int64_t generation = 0;
-    std::int64_t position = 0;
-  };
+  using TimePoint = Clock::Monotonic::time_point;
+  using Targets = PendingCheckpoints::Targets;
+
   struct QueuedUnit {
     TransactionalUnit unit;
     std::promise<UnitResult> promise;
@@ -227,41 +197,72 @@ class PersistenceCore {
     std::condition_variable cv;
     AwaitableThread thread;
   };
-
-  // `not_after`: the batch's deadline is cut to it (the final drain).
-  FlushOutcome Flush(Trigger trigger, const std::set<CheckpointKey>* only,
-                     std::optional<Clock::Monotonic::time_point> not_after = std::nullopt);
-  ForceResult DrainUntil(std::map<CheckpointKey, std::int64_t> targets, Trigger trigger,
-                         Clock::Monotonic::time_point deadline);
-  bool Satisfied(const std::map<CheckpointKey, std::int64_t>& targets) const;  // mu_ held
-  void MarkDurable(const Checkpoint& cp);                                      // mu_ held
-  void ResolveTickets(const CheckpointKey& key);                               // mu_ held
-  void RecordAttempt(bool success, std::chrono::microseconds duration);        // mu_ held
-  void NoteBreaker(BreakerState before);
-  // After a transaction attempt (`error` empty = it succeeded, as far as the database goes):
-  // logs the failure or the recovery (rate-limited) and the breaker transition.
-  void AfterAttempt(const std::string& operation, const std::string& error, bool probe, BreakerState before);
-  void LogBreakerChange(BreakerState before, BreakerState after, const std::string& error);
-  void FlusherLoop(Clock::Monotonic::time_point first_tick);
-  void UnitLoop(Lane& lane);
-  void StopLanes();  // wakes and joins every lane thread (they drain their queues first)
   struct AbandonedLane {
     std::string name;
     bool shared = false;  // it holds the core's own store
   };
-  // Wakes every lane and awaits each until `deadline`; returns those still running.
-  std::vector<AbandonedLane> StopLanesBy(Clock::Monotonic::time_point deadline);
-  // The pressure of the pending checkpoints now (mu_ held).
-  PressureReading ReadPressure() const;
-  // Under mu_: the key's durable position, and the higher of that and its write in flight.
-  std::int64_t DurablePosition(const CheckpointKey& key) const;
-  std::int64_t FlushedPosition(const CheckpointKey& key) const;
-  // Asks the flusher for a flush of everything pending with `trigger` unless one is asked
-  // already, nothing is pending or the breaker is open (mu_ held); true when the caller
-  // must notify wake_.
+  // One turn of the flusher thread: its trigger and how many batches it may write.
+  struct FlusherTurn {
+    Trigger trigger = Trigger::kInterval;
+    std::size_t rounds = 1;
+  };
+
+  // --- Submits (mu_ held) ----------------------------------------------------------------
+  // After an accepted submit: the capacity warning, the size trigger, and the lag trigger
+  // for this key; true when the caller must notify wake_.
+  bool AfterAccepted(const Checkpoint& cp, SubmitCode code);
+  // Asks the flusher for a flush of everything pending with `trigger` (FlushSignals::Request);
+  // true when the caller must notify wake_.
   bool RequestFlush(Trigger trigger);
+
+  // --- Flushes ---------------------------------------------------------------------------
+  // One flush of the pending checkpoints of `only` (all when null), on the calling thread.
+  // `not_after`: the batch's deadline is cut to it (the final drain).
+  FlushOutcome Flush(Trigger trigger, PendingCheckpoints::KeyFilter only,
+                     std::optional<TimePoint> not_after = std::nullopt);
+  // Under mu_: asks the breaker, and on kWrite takes the batch in flight. Counts a skip.
+  FlushAdmission BeginFlush(Trigger trigger, PendingCheckpoints::KeyFilter only, std::vector<Checkpoint>& batch);
+  // The batch's transaction on the core's store; never throws (flush_mu_ held).
+  BatchWrite WriteBatch(const std::vector<Checkpoint>& batch, std::optional<TimePoint> not_after);
+  // Under mu_: what the write does to the pending set, the breaker and the figures; returns
+  // the fenced checkpoints.
+  std::vector<Checkpoint> EndFlush(Trigger trigger, const std::vector<Checkpoint>& batch, const BatchWrite& write);
+  void ReportFenced(const std::vector<Checkpoint>& fenced);  // the owner's callback, outside mu_
+
+  // --- The flusher thread ----------------------------------------------------------------
+  void FlusherLoop(TimePoint first_tick);
+  // Waits for the tick or a signal; nullopt when the core stops.
+  std::optional<FlusherTurn> AwaitTurn(TimePoint next_tick);
+  // Writes the turn's batches; a callback's exception is logged, never ends the thread.
+  void FlushRounds(const FlusherTurn& turn);
+
+  // --- Barriers and the final drain ------------------------------------------------------
+  ForceResult DrainUntil(Targets targets, Trigger trigger, TimePoint deadline);
+  // Stops the flusher and the lanes by `deadline`; records the threads still running in
+  // `abandoned` and returns true when one of them holds the core's own store.
+  bool AwaitThreads(TimePoint deadline, std::vector<std::string>& abandoned);
+  // Drains `targets` by `deadline` even past an open breaker (reset, backed off, retried).
+  void FinalDrain(const Targets& targets, TimePoint deadline);
+  // Closes the core: refuses later submits, reports what stayed unflushed, abandons tickets.
+  void Close(const Targets& targets, ShutdownReport& report);
+
+  // --- Transactions: breaker transitions and logs ----------------------------------------
+  void NoteBreaker(BreakerState before);
+  // After a transaction attempt (`error` empty = it succeeded, as far as the database goes):
+  // logs the failure or the recovery (rate-limited) and the breaker transition.
+  void AfterAttempt(const std::string& operation, const std::string& error, bool probe, BreakerState before);
+  void LogAttempt(const std::string& operation, const std::string& error, bool probe, BreakerState after);
+  void LogBreakerChange(BreakerState before, BreakerState after, const std::string& error);
+
+  // --- Unit lanes ------------------------------------------------------------------------
+  void UnitLoop(Lane& lane);
+  void StopLanes();  // wakes and joins every lane thread (they drain their queues first)
+  // Wakes every lane and awaits each until `deadline`; returns those still running.
+  std::vector<AbandonedLane> StopLanesBy(TimePoint deadline);
   // One unit on its lane: breaker, transaction, stats, logs; never throws a store error.
   UnitResult CommitQueued(const TransactionalUnit& unit, Lane& lane);
+  // The unit's transaction once the breaker let it out: observer, figures, durable positions.
+  UnitResult AttemptUnit(const TransactionalUnit& unit, Lane& lane, std::string& error);
   // The unit's transaction on the lane's store; `error` is set when the database failed.
   UnitResult RunUnit(const TransactionalUnit& unit, Lane& lane, std::string& error, bool& ok);
 
@@ -270,24 +271,20 @@ class PersistenceCore {
   const PersistenceOptions options_;
   FencedCallback on_fenced_;
   PersistenceObserver* observer_;
-  const Clock::Monotonic::time_point created_;
+  const TimePoint created_;
 
+  // The one lock of the core's state and figures: every field below up to log_mu_. Submit
+  // takes it anyway (to coalesce into the pending map), so counting under it costs the hot
+  // path nothing, and GetStats() reads breaker, pending set and figures consistently.
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::map<CheckpointKey, Pending> pending_;
-  std::map<CheckpointKey, Checkpoint> in_flight_;
-  std::map<CheckpointKey, Durable> durable_;
-  std::map<CheckpointKey, std::int64_t> fenced_generation_;
-  std::multimap<CheckpointKey, std::shared_ptr<DurabilityTicket>> tickets_;
+  PendingCheckpoints pending_;
+  FlushSignals signals_;
   CircuitBreaker breaker_;
-  PersistenceStats stats_;
-  double total_response_ms_ = 0;
-  bool size_trigger_ = false;
-  std::optional<Trigger> requested_;  // lag or caught_up: flush everything pending now
+  PersistenceFigures figures_;
   bool stopping_ = false;
   bool shut_down_ = false;
-  std::int64_t attempts_ = 0;
-  std::string last_error_;
+  int units_in_flight_ = 0;
 
   std::optional<Logger> logger_;
   std::mutex log_mu_;           // guards the throttles
@@ -297,7 +294,6 @@ class PersistenceCore {
   std::mutex flush_mu_;  // one flush at a time (serialises store use)
 
   std::vector<std::unique_ptr<Lane>> lanes_;  // [kSharedLane] is the core's store; fixed after Start()
-  int units_in_flight_ = 0;
 
   AwaitableThread flusher_;
 };

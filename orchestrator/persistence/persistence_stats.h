@@ -2,11 +2,44 @@
 // follow the ExESDB PersistenceWorker guide (see docs/persistence.md for each definition).
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <map>
 #include <string>
+#include <vector>
+
+#include "orchestrator/persistence/flush_trigger.h"
 
 namespace projd {
+
+// Checkpoint flushes counted by trigger and outcome (enum-indexed: no string keys). A flush
+// with nothing to write (FlushOutcome::kNothing) is no flush and is never counted.
+class FlushCounts {
+ public:
+  struct Entry {
+    Trigger trigger;
+    FlushOutcome outcome;
+    std::int64_t count;
+  };
+
+  void Add(Trigger t, FlushOutcome o, std::int64_t n = 1) {
+    if (o != FlushOutcome::kNothing) counts_[Index(t)][Index(o)] += n;
+  }
+  std::int64_t Count(Trigger t, FlushOutcome o) const { return counts_[Index(t)][Index(o)]; }
+  // The pairs counted at least once, in enum order.
+  std::vector<Entry> Entries() const {
+    std::vector<Entry> out;
+    for (const auto t : kTriggers) {
+      for (const auto o : kFlushOutcomes) {
+        if (const auto n = Count(t, o); n != 0) out.push_back({t, o, n});
+      }
+    }
+    return out;
+  }
+  bool operator==(const FlushCounts&) const = default;
+
+ private:
+  std::array<std::array<std::int64_t, kFlushOutcomes.size()>, kTriggers.size()> counts_{};
+};
 
 struct PersistenceStats {
   std::int64_t total_requests = 0;       // batch and unit transactions attempted
@@ -35,8 +68,9 @@ struct PersistenceStats {
   std::int64_t units_committed = 0;
   std::int64_t units_fenced = 0;
   std::int64_t oldest_pending_age = 0;  // ms
-  // "trigger/outcome" -> count, e.g. "interval/success", "force/failure", "size/skipped".
-  std::map<std::string, std::int64_t> flushes;
+  // By trigger and outcome; /status shows them as "trigger/outcome" keys (e.g.
+  // "interval/success", "size/skipped"), /metrics as projd_persistence_flushes_total labels.
+  FlushCounts flushes;
 };
 
 }  // namespace projd

@@ -186,7 +186,7 @@ TEST_CASE("the persistence core over Postgres: submits, barrier, shutdown drain"
   CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 9") == 6009);
   const auto s = core.GetStats();
   CHECK(s.failed_requests == 0);
-  CHECK(s.flushes.at("shutdown/success") == 1);
+  CHECK(s.flushes.Count(projd::Trigger::kShutdown, projd::FlushOutcome::kSuccess) == 1);
 }
 
 TEST_CASE("a rebuild resets positions to 0 and the next owner learns how far the replay goes",

@@ -122,7 +122,7 @@ TEST_CASE("a failed batch merges back and newer submits win", "[persistence]") {
   const auto s = core.GetStats();
   CHECK(s.failed_requests == 1);
   CHECK(s.successful_requests == 1);
-  CHECK(s.flushes.at("interval/failure") == 1);
+  CHECK(s.flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kFailure) == 1);
 }
 
 TEST_CASE("committed-but-reply-lost is retried idempotently", "[persistence]") {
@@ -232,7 +232,7 @@ TEST_CASE("the barrier waits for everything submitted before it, never for a fai
   f.store.Script({Behaviour::kTransient});
   CHECK(core.ForcePersistence(5s) == ForceResult::kOk);  // first attempt failed, then 3 batches
   for (int p = 0; p < 25; ++p) CHECK(f.store.Row(Key(p))->position == 100);
-  CHECK(core.GetStats().flushes.at("force/failure") == 1);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kForce, projd::FlushOutcome::kFailure) == 1);
 }
 
 TEST_CASE("the barrier is never satisfied while the database keeps failing", "[persistence][barrier]") {
@@ -277,7 +277,7 @@ TEST_CASE("the size trigger flushes without waiting for the interval", "[persist
   core.Start();
   for (int p = 0; p < 10; ++p) core.Submit(Cp(p, 1));  // MAX_BATCH_SIZE keys
   // The stats are recorded after the store returns: wait for them, not for the store call.
-  CHECK(projd::testing::WaitFor([&] { return core.GetStats().flushes.count("size/success") == 1; }, 10s));
+  CHECK(projd::testing::WaitFor([&] { return core.GetStats().flushes.Count(projd::Trigger::kSize, projd::FlushOutcome::kSuccess) == 1; }, 10s));
   CHECK(store.batches() == 1);
   core.Shutdown();
 }
@@ -292,7 +292,7 @@ TEST_CASE("the interval flushes at a fixed rate on the injected clock", "[persis
   core.Submit(Cp(1, 2));
   f.clock.Advance(1s);
   CHECK(projd::testing::WaitFor([&] { return f.store.batches() == 2; }, 10s));
-  CHECK(core.GetStats().flushes.at("interval/success") == 2);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess) == 2);
   core.Shutdown();
 }
 
@@ -304,7 +304,7 @@ TEST_CASE("revoke drains only the given keys", "[persistence]") {
   CHECK(core.Revoke({Key(1)}, 1s) == ForceResult::kOk);
   CHECK(f.store.Row(Key(1)).has_value());
   CHECK_FALSE(f.store.Row(Key(2)).has_value());
-  CHECK(core.GetStats().flushes.at("revoke/success") == 1);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kRevoke, projd::FlushOutcome::kSuccess) == 1);
 }
 
 TEST_CASE("shutdown drains and reports what stayed unflushed", "[persistence][shutdown]") {
@@ -498,8 +498,8 @@ TEST_CASE("a permanent error from the store does not escape the flusher thread a
   REQUIRE(projd::testing::WaitFor([&] { return f.store.Row(Key(1)).has_value(); }, 10s));
   CHECK(f.store.Row(Key(1))->position == 7);
   const auto s = core.GetStats();
-  CHECK(s.flushes.at("interval/failure") == 2);
-  CHECK(s.flushes.at("interval/success") == 1);
+  CHECK(s.flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kFailure) == 2);
+  CHECK(s.flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess) == 1);
   CHECK(core.Shutdown().drained);
 }
 

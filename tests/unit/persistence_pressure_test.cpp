@@ -57,8 +57,8 @@ TEST_CASE("a submit past half the lag limit flushes at once, without the interva
   CHECK(ticket->Wait(10s) == projd::Durability::kDurable);  // the fake clock never moved
   CHECK(projd::testing::WaitFor([&] { return core.GetStats().pending_count == 0; }, 10s));
   CHECK(store.Row({"rs", "p", 63})->position == 400);  // the whole pending set went with it
-  CHECK(core.GetStats().flushes.at("lag/success") >= 1);
-  CHECK(core.GetStats().flushes.count("interval/success") == 0);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kLag, projd::FlushOutcome::kSuccess) >= 1);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess) == 0);
 }
 
 TEST_CASE("a runner that would pause for checkpoint lag gets a flush instead of a timer",
@@ -80,8 +80,8 @@ TEST_CASE("a runner that would pause for checkpoint lag gets a flush instead of 
   CHECK(core.ForcePersistence(10s) == projd::ForceResult::kOk);
   CHECK(store.Row({"rs", "p", 0})->position == 100000);
   const auto s = core.GetStats();
-  CHECK(s.flushes.at("lag/success") >= 100000 / 1000);  // the work, not the timer, flushed
-  CHECK(s.flushes.count("interval/success") == 0);
+  CHECK(s.flushes.Count(projd::Trigger::kLag, projd::FlushOutcome::kSuccess) >= 100000 / 1000);  // the work, not the timer, flushed
+  CHECK(s.flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess) == 0);
   INFO("pauses: " << paused);
 }
 
@@ -143,12 +143,12 @@ TEST_CASE("submits during a lag flush do not queue another flush for the lag it 
   for (int p = 0; p < 64; ++p) core.Submit(Cp(p, 700));
   store.Open();
   REQUIRE(projd::testing::WaitFor([&] { return fake.Row({"rs", "p", 63}).has_value(); }, 10s));
-  REQUIRE(projd::testing::WaitFor([&] { return core.GetStats().flushes.at("lag/success") == 1; }, 10s));
+  REQUIRE(projd::testing::WaitFor([&] { return core.GetStats().flushes.Count(projd::Trigger::kLag, projd::FlushOutcome::kSuccess) == 1; }, 10s));
   CHECK(core.GetStats().pending_count == 64);  // 700 waits for its own trigger
   CHECK(core.ShouldPause() == false);
-  CHECK(core.GetStats().flushes.at("lag/success") == 1);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kLag, projd::FlushOutcome::kSuccess) == 1);
   // 501 beyond the durable 600 triggers the next one.
   core.Submit(Cp(0, 1101));
   REQUIRE(projd::testing::WaitFor([&] { return core.GetStats().pending_count == 0; }, 10s));
-  CHECK(core.GetStats().flushes.at("lag/success") == 2);
+  CHECK(core.GetStats().flushes.Count(projd::Trigger::kLag, projd::FlushOutcome::kSuccess) == 2);
 }

@@ -260,7 +260,7 @@ TEST_CASE("an async runner that reaches the mark after a backlog makes its check
   REQUIRE(WaitFor([&] { return f.State() == RunnerState::kCaughtUp; }, 5s));
   CHECK(WaitFor([&] { return f.store.Row({"rs", "recorder", 0}).has_value() &&
                              f.store.Row({"rs", "recorder", 0})->position == 12; }, 5s));
-  CHECK(f.core.GetStats().flushes.count("interval/success") == 0);
+  CHECK(f.core.GetStats().flushes.Count(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess) == 0);
 }
 
 TEST_CASE("a transactional runner reads the next batch while its unit commits, one batch ahead",

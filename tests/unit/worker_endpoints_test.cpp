@@ -40,7 +40,7 @@ WorkerStatus Sample() {
   r.min_position = 900;
   r.events_processed = 900;
   s.runners.push_back(r);
-  s.persistence.flushes["interval/success"] = 5;
+  s.persistence.flushes.Add(projd::Trigger::kInterval, projd::FlushOutcome::kSuccess, 5);
   s.persistence_durations["interval"] = {};
   s.listeners = {{"events", true, 0, ""}, {"generations", false, 2, "connection refused"}};
   return s;

@@ -47,7 +47,8 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
       clock_(clock),
       logger_(std::move(logger)),
       options_(std::move(options)),
-      on_fenced_(std::move(on_fenced)) {
+      on_fenced_(std::move(on_fenced)),
+      isolation_(policy_) {
   status_.projection = name_;
   last_caught_up_ = clock_.Now();
 }
@@ -88,7 +89,7 @@ void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& 
     for (const auto& cp : taken) {
       if (cp.key.projection != name_) continue;
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) continue;
-      owned_[cp.key.partition] = Owned{cp.generation, cp.position, cp.replay_until};
+      owned_[cp.key.partition] = OwnedPartition{cp.generation, cp.position, cp.replay_until};
     }
     last_progress_ = clock_.Now();
   }
@@ -161,15 +162,6 @@ void ProjectionRunner::SetState(RunnerState s) {
   status_.state = s;
 }
 
-void ProjectionRunner::SetCaughtUp() {
-  std::lock_guard lock(mu_);
-  last_progress_ = clock_.Now();
-  last_caught_up_ = last_progress_;
-  if (status_.state != RunnerState::kFailing) {
-    status_.state = mark_.held.load() ? RunnerState::kHeld : RunnerState::kCaughtUp;
-  }
-}
-
 void ProjectionRunner::Fail(const std::string& error, Blame blame) {
   std::lock_guard lock(mu_);
   status_.state = RunnerState::kFailing;
@@ -220,157 +212,155 @@ void ProjectionRunner::Run() {
 }
 
 void ProjectionRunner::Loop() {
-  Backoff backoff(options_.retry_initial, options_.retry_max);
-  Backoff handler_backoff(policy_.initial_backoff, policy_.max_backoff);
+  Backoff backoff(options_.retry_initial, options_.retry_max);  // the database's
+  isolation_.RestartBackoff();                                   // the handler's
   while (true) {
-    {
-      std::unique_lock lock(mu_);
-      if (owned_.empty() && !stop_) status_.state = RunnerState::kIdle;
-      cv_.wait(lock, [&] { return stop_ || !owned_.empty(); });
-      if (stop_) return;
-    }
-    if (core_.ShouldPause()) {
-      SetState(RunnerState::kStalled);
-      if (!Pause(std::min(options_.poll_interval, std::chrono::milliseconds(50)))) return;
-      continue;
-    }
-    RefreshParked();
-    const auto seen = mark_.changed.version();
-    if (!mark_.observed.load()) {
-      // Start-up: the mark is unknown, so is the lag; never report caught_up on a mark of 0.
-      SetState(RunnerState::kRunning);
+    std::uint64_t seen = 0;
+    const auto gate = AwaitReadable(seen);
+    if (gate == Gate::kStop) return;
+    if (gate == Gate::kAgain) continue;
+
+    InFlight in_flight(*this);
+    auto plan = PlanRound(mark_.value.load());
+    if (plan.caught_up) {
+      in_flight.unlock();
+      AtMark();
       mark_.changed.WaitFor(seen, options_.poll_interval);
       continue;
     }
-    const std::int64_t mark = mark_.value.load();
-
-    InFlight batch(*this);
-    ReadRequest request;
-    std::map<int, Owned> owned;
-    {
-      std::lock_guard lock(mu_);
-      for (const auto& [p, o] : owned_) {
-        if (!stopped_.count(p)) owned.emplace(p, o);
-      }
-      request.partition_count = partition_count_;
-      for (const auto& [p, o] : owned) in_flight_.insert(p);
-    }
-    std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
-    for (const auto& [p, o] : owned) {
-      request.after[p] = o.position;
-      lowest = std::min(lowest, o.position);
-    }
-    if (owned.empty() || lowest >= mark) {
-      batch.unlock();
-      if (backlog_) {
-        // At the mark after a backlog: the last checkpoints become durable now, not at the
-        // next interval tick. A trickle of live events (partial batches) does not flush.
-        core_.FlushSoon();
-        backlog_ = false;
-      }
-      SetCaughtUp();
-      mark_.changed.WaitFor(seen, options_.poll_interval);
-      continue;
-    }
-    {
-      std::lock_guard lock(mu_);
-      if (status_.state != RunnerState::kFailing) status_.state = RunnerState::kRunning;
-    }
-    request.high_water_mark = mark;
-    const bool isolating = lowest < isolate_until_;
-    request.limit = isolating ? 1 : options_.batch_size;
-    request.scope = sink_.Scope();
-
-    const auto batch_started = clock_.Now();
-    ReadResult result;
-    try {
-      result = reader_->ReadBatch(request);
-    } catch (const std::exception& e) {
-      batch.unlock();
-      Fail(e.what(), Blame::kDatabase);
-      logger_.Warn("reading events failed; retrying", {{"projection", name_}, {"error", e.what()}});
+    plan.request.scope = sink_.Scope();
+    const auto started = clock_.Now();
+    auto batch = ReadPlanned(plan, in_flight);
+    if (!batch) {  // the database failed the read (reported)
       if (!Pause(backoff.Next())) return;
       continue;
     }
 
-    const bool full_batch = static_cast<int>(result.events.size()) >= request.limit;
-    std::vector<Event> events;
-    std::vector<int> partitions_of;
-    events.reserve(result.events.size());
-    bool replaying = false;  // an event that was handled before a rebuild reset its partition
-    for (auto& e : result.events) {
-      if (const auto it = owned.find(e.partition); it != owned.end() && e.event.global_position <= it->second.replay_until) {
-        replaying = true;
-      }
-      partitions_of.push_back(e.partition);
-      events.push_back(std::move(e.event));
+    auto outcome = Deliver(batch->events, batch->progress, batch->replaying);
+    if (outcome == Delivery::kHandlerFailed) outcome = HandlerFailed(*batch, plan.isolating);
+    in_flight.unlock();
+    if (outcome != Delivery::kDone) {
+      if (!Recover(outcome, backoff)) return;
+      continue;
     }
-    Progress progress;
-    for (const auto& [p, o] : owned) {
-      const auto next = std::max(o.position, result.scanned_to);
-      if (next != o.position) {
-        progress.checkpoints.push_back({{options_.replica_set, name_, p}, next, o.generation, options_.worker_id});
-        progress.from.push_back(o.position);
-      }
-    }
+    backoff.Reset();
+    BatchDone(*batch, started);
+  }
+}
 
-    const Event poison = events.size() == 1 ? events.front() : Event{};
-    auto outcome = Deliver(events, progress, replaying);
-    if (outcome == Delivery::kHandlerFailed) {
-      ++handler_attempts_;
-      if (handler_attempts_ >= policy_.max_attempts) {
-        if (!isolating && result.events.size() > 1) {
-          // Find the poison event: re-read one event at a time up to the failed batch's end.
-          isolate_until_ = result.events.back().event.global_position;
-          handler_attempts_ = 0;
-          logger_.Warn("batch keeps failing; isolating the failing event",
-                       {{"projection", name_}, {"until_position", std::to_string(isolate_until_)}});
-          batch.unlock();
-          continue;
-        }
-        outcome = ApplyPolicy(poison, partitions_of.empty() ? 0 : partitions_of.front(), progress);
-        handler_attempts_ = 0;
-        handler_backoff.Reset();
-      }
-    }
-    batch.unlock();
-    if (outcome == Delivery::kShutDown) return;
-    if (outcome == Delivery::kHandlerFailed) {
-      if (!Pause(handler_backoff.Next())) return;
-      continue;
-    }
-    if (outcome == Delivery::kFailed) {
-      if (!Pause(backoff.Next())) return;
-      continue;
-    }
-    if (outcome == Delivery::kFenced) continue;
-    if (outcome == Delivery::kMoved) {
+ProjectionRunner::Gate ProjectionRunner::AwaitReadable(std::uint64_t& seen) {
+  {
+    std::unique_lock lock(mu_);
+    if (owned_.empty() && !stop_) status_.state = RunnerState::kIdle;
+    cv_.wait(lock, [&] { return stop_ || !owned_.empty(); });
+    if (stop_) return Gate::kStop;
+  }
+  if (core_.ShouldPause()) {
+    // Persistence pressure: durable progress lags too far; no new batch until it catches up.
+    SetState(RunnerState::kStalled);
+    return Pause(std::min(options_.poll_interval, std::chrono::milliseconds(50))) ? Gate::kAgain : Gate::kStop;
+  }
+  RefreshParked();
+  seen = mark_.changed.version();
+  if (!mark_.observed.load()) {
+    // Start-up: the mark is unknown, so is the lag; never report caught_up on a mark of 0.
+    SetState(RunnerState::kRunning);
+    mark_.changed.WaitFor(seen, options_.poll_interval);
+    return Gate::kAgain;
+  }
+  return Gate::kOpen;
+}
+
+BatchPlan ProjectionRunner::PlanRound(std::int64_t mark) {
+  std::lock_guard lock(mu_);
+  std::set<int> stopped;
+  for (const auto& [p, sp] : stopped_) stopped.insert(p);
+  auto plan = PlanBatch({.owned = owned_,
+                         .stopped = stopped,
+                         .partition_count = partition_count_,
+                         .mark = mark,
+                         .isolation = isolation_,
+                         .batch_size = options_.batch_size});
+  for (const auto& [p, o] : plan.partitions) in_flight_.insert(p);
+  if (!plan.caught_up && status_.state != RunnerState::kFailing) status_.state = RunnerState::kRunning;
+  return plan;
+}
+
+void ProjectionRunner::AtMark() {
+  if (backlog_) {
+    // At the mark after a backlog: the last checkpoints become durable now, not at the
+    // next interval tick. A trickle of live events (partial batches) does not flush.
+    core_.FlushSoon();
+    backlog_ = false;
+  }
+  std::lock_guard lock(mu_);
+  last_progress_ = clock_.Now();
+  last_caught_up_ = last_progress_;
+  if (status_.state != RunnerState::kFailing) {
+    status_.state = mark_.held.load() ? RunnerState::kHeld : RunnerState::kCaughtUp;
+  }
+}
+
+std::optional<Batch> ProjectionRunner::ReadPlanned(const BatchPlan& plan, InFlight& in_flight) {
+  ReadResult result;
+  try {
+    result = reader_->ReadBatch(plan.request);
+  } catch (const std::exception& e) {
+    in_flight.unlock();
+    Fail(e.what(), Blame::kDatabase);
+    logger_.Warn("reading events failed; retrying", {{"projection", name_}, {"error", e.what()}});
+    return std::nullopt;
+  }
+  return ToBatch(plan, std::move(result), options_.replica_set, name_, options_.worker_id);
+}
+
+ProjectionRunner::Delivery ProjectionRunner::HandlerFailed(const Batch& batch, bool isolating) {
+  switch (isolation_.OnHandlerFailure(isolating, batch.read, batch.last_position)) {
+    case PoisonIsolation::Next::kRetry: return Delivery::kHandlerFailed;
+    case PoisonIsolation::Next::kIsolate:
+      logger_.Warn("batch keeps failing; isolating the failing event",
+                   {{"projection", name_}, {"until_position", std::to_string(isolation_.isolate_until())}});
+      return Delivery::kIsolating;
+    case PoisonIsolation::Next::kApplyPolicy: break;
+  }
+  return ApplyPolicy(batch.only, batch.partitions.empty() ? 0 : batch.partitions.front(), batch.progress);
+}
+
+bool ProjectionRunner::Recover(Delivery outcome, Backoff& backoff) {
+  switch (outcome) {
+    case Delivery::kShutDown: return false;
+    case Delivery::kHandlerFailed: return Pause(isolation_.RetryDelay());
+    case Delivery::kFailed: return Pause(backoff.Next());
+    case Delivery::kMoved:
       // A unit reported as failed (its commit was in doubt) had committed after all: this
       // batch overlaps it. Nothing was applied; continue from the stored positions.
       logger_.Warn("checkpoints moved since the batch was read (an earlier commit was in doubt and went through);"
                    " re-reading positions",
                    {{"projection", name_}});
-      if (!RefreshPositions() && !Pause(backoff.Next())) return;
-      continue;
-    }
-    backoff.Reset();
-    handler_backoff.Reset();
-    handler_attempts_ = 0;
-    backlog_ = backlog_ || full_batch;
-    batch_durations_.Observe(clock_.Now() - batch_started);
-    std::lock_guard lock(mu_);
-    for (const auto& cp : progress.checkpoints) {
-      if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {
-        it->second.position = std::max(it->second.position, cp.position);
-      }
-    }
-    status_.state = RunnerState::kRunning;
-    status_.database_error = false;
-    last_progress_ = clock_.Now();
-    status_.events_processed += static_cast<std::int64_t>(events.size());
-    if (replaying) status_.replayed += static_cast<std::int64_t>(events.size());
-    ++status_.batches;
+      return RefreshPositions() || Pause(backoff.Next());
+    case Delivery::kIsolating:  // re-read at once, one event at a time
+    case Delivery::kFenced:     // the partition is gone (or stopped): read the others
+    case Delivery::kDone: return true;
   }
+  return true;
+}
+
+void ProjectionRunner::BatchDone(const Batch& batch, Clock::Monotonic::time_point started) {
+  isolation_.OnSuccess();
+  backlog_ = backlog_ || batch.full;
+  batch_durations_.Observe(clock_.Now() - started);
+  std::lock_guard lock(mu_);
+  for (const auto& cp : batch.progress.checkpoints) {
+    if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) {
+      it->second.position = std::max(it->second.position, cp.position);
+    }
+  }
+  status_.state = RunnerState::kRunning;
+  status_.database_error = false;
+  last_progress_ = clock_.Now();
+  status_.events_processed += static_cast<std::int64_t>(batch.events.size());
+  if (batch.replaying) status_.replayed += static_cast<std::int64_t>(batch.events.size());
+  ++status_.batches;
 }
 
 bool ProjectionRunner::RefreshPositions() {
@@ -411,7 +401,7 @@ std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events)
 }
 
 ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector<DeadLetter>& letters,
-                                                               const Progress& progress) {
+                                                               const BatchProgress& progress) {
   TransactionalUnit unit;
   unit.checkpoints = progress.checkpoints;
   unit.from = progress.from;
@@ -430,7 +420,7 @@ ProjectionRunner::Delivery ProjectionRunner::CommitDeadLetters(const std::vector
 }
 
 ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, int partition,
-                                                         const Progress& progress) {
+                                                         const BatchProgress& progress) {
   if (policy_.skip && dead_letters_) {
     const DeadLetter letter{options_.replica_set, name_, poison.global_position, StreamOf(poison),
                             poison.event_type, false, handler_error_, policy_.max_attempts};
@@ -454,7 +444,7 @@ ProjectionRunner::Delivery ProjectionRunner::ApplyPolicy(const Event& poison, in
   return Delivery::kFenced;  // nothing to advance; the loop reads the other partitions
 }
 
-ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events, const Progress& progress,
+ProjectionRunner::Delivery ProjectionRunner::Deliver(std::vector<Event>& events, const BatchProgress& progress,
                                                      bool replaying) {
   auto parked = TakeParked(events);
   if (events.empty()) {

@@ -18,6 +18,8 @@
 // stalled (the mark is ahead but nothing committed for `stall_after`: a hanging handler,
 // or backpressure from the persistence core), stopped (policy `stop` on a partition, or
 // the runner stopped), idle (owns no partition).
+// The loop's decisions live apart and are tested without threads: batch_plan.h (what a
+// round reads, and what the read becomes) and poison_isolation.h (handler failures).
 // Thread-safe: Take/Release/Fenced/Status may be called from any thread.
 #pragma once
 
@@ -35,6 +37,8 @@
 #include <vector>
 
 #include "orchestrator/common/awaitable_thread.h"
+#include "orchestrator/common/backoff.h"
+#include "orchestrator/runtime/batch_plan.h"
 #include "orchestrator/runtime/batch_sink.h"
 #include "orchestrator/persistence/checkpoint.h"
 #include "orchestrator/common/clock.h"
@@ -45,6 +49,7 @@
 #include "orchestrator/persistence/persistence_core.h"
 #include "orchestrator/reading/published_mark.h"
 #include "orchestrator/reading/stream_id.h"
+#include "orchestrator/runtime/poison_isolation.h"
 
 namespace projd {
 
@@ -126,35 +131,50 @@ class ProjectionRunner {
   RunnerStatus Status() const;
 
  private:
-  struct Owned {
-    std::int64_t generation = 0;
-    std::int64_t position = 0;
-    std::int64_t replay_until = 0;
-  };
+  class InFlight;
   // kMoved: the stored checkpoints are not where the batch was read from; re-read them.
-  enum class Delivery { kDone, kFailed, kHandlerFailed, kFenced, kMoved, kShutDown };
-  // The checkpoints a batch reaches and, for each, the position it was read from: a unit
-  // commits only when the stored rows are still there (compare-and-set).
-  struct Progress {
-    std::vector<Checkpoint> checkpoints;
-    std::vector<std::int64_t> from;
-  };
+  // kIsolating: the handler keeps failing on a batch; it is re-read one event at a time.
+  enum class Delivery { kDone, kFailed, kHandlerFailed, kIsolating, kFenced, kMoved, kShutDown };
+  // Before a round reads: kOpen (the mark is observed), kAgain (go round again: no mark
+  // yet, or the persistence core's pressure), kStop (stopping).
+  enum class Gate { kOpen, kAgain, kStop };
   // The thread's entry: runs Loop, and restarts it (after a backoff) if anything escapes.
   void Run();
+  // One batch per round: gate, plan, read, deliver, then the bookkeeping or the retry.
   void Loop();
-  Delivery Deliver(std::vector<Event>& events, const Progress& progress, bool replaying);
+  // Waits for a partition to own (idle meanwhile), pauses under persistence pressure
+  // (stalled), and waits for the follower's first observation of the mark (running).
+  // `seen`: the mark's version before the round reads it.
+  Gate AwaitReadable(std::uint64_t& seen);
+  // Plans the round's batch under mu_, marks its partitions in flight, and reports running
+  // (unless failing) when there is something to read.
+  BatchPlan PlanRound(std::int64_t mark);
+  // At the mark: caught_up, or held when the mark waits on a live transaction; after a
+  // backlog the checkpoints are flushed soon.
+  void AtMark();
+  // Reads the planned batch; nullopt when the read failed (reported). Unmarks the batch
+  // in flight before reporting a failure.
+  std::optional<Batch> ReadPlanned(const BatchPlan& plan, InFlight& in_flight);
+  Delivery Deliver(std::vector<Event>& events, const BatchProgress& progress, bool replaying);
+  // A handler failure of `batch` (read while `isolating`): retry it, isolate its failing
+  // event, or apply the policy to its one event (PoisonIsolation).
+  Delivery HandlerFailed(const Batch& batch, bool isolating);
+  // The bookkeeping of a delivered batch: attempts and handler backoff, backlog, duration,
+  // positions and counters.
+  void BatchDone(const Batch& batch, Clock::Monotonic::time_point started);
+  // After a batch that was not delivered: waits as `outcome` asks (the handler's backoff,
+  // the database's) or re-reads the positions; false when stopping.
+  bool Recover(Delivery outcome, Backoff& backoff);
   // Splits events of parked streams off `events` into dead letters.
   std::vector<DeadLetter> TakeParked(std::vector<Event>& events);
   // The policy for one poison event (after isolation); returns the delivery outcome.
-  Delivery ApplyPolicy(const Event& poison, int partition, const Progress& progress);
-  Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const Progress& progress);
+  Delivery ApplyPolicy(const Event& poison, int partition, const BatchProgress& progress);
+  Delivery CommitDeadLetters(const std::vector<DeadLetter>& letters, const BatchProgress& progress);
   // Takes the stored positions of the owned partitions (after Delivery::kMoved).
   bool RefreshPositions();
   void RefreshParked();
   bool SubmitCheckpoint(const Checkpoint& cp);
   void SetState(RunnerState s);
-  // Caught up at the mark: caught_up, or held when the mark waits on a live transaction.
-  void SetCaughtUp();
   enum class Blame { kDatabase, kHandler };
   void Fail(const std::string& error, Blame blame);
   // Waits up to `timeout` unless stopping; false when stopping.
@@ -172,9 +192,11 @@ class ProjectionRunner {
   const RunnerOptions options_;
   FencedReport on_fenced_;
 
+  // Shared with Take/Release/Fenced/Status, guarded by mu_ (batch_durations_ is
+  // thread-safe on its own).
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<int, Owned> owned_;
+  std::map<int, OwnedPartition> owned_;
   int partition_count_ = 0;
   bool stop_ = false;
   RunnerStatus status_;
@@ -187,8 +209,7 @@ class ProjectionRunner {
   std::set<StreamId> parked_;  // the full identity, never the aggregate id alone
   Clock::Monotonic::time_point parked_refreshed_{};
   bool parked_loaded_ = false;
-  int handler_attempts_ = 0;
-  std::int64_t isolate_until_ = 0;  // read one event per batch up to this position
+  PoisonIsolation isolation_;  // handler failures: attempts, isolation, the handler's backoff
   std::string handler_error_;
   bool backlog_ = false;  // a full batch was delivered since the runner was last at the mark
 

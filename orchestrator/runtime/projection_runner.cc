@@ -221,6 +221,9 @@ void ProjectionRunner::Loop() {
     if (gate == Gate::kAgain) continue;
 
     InFlight in_flight(*this);
+    // Before the partitions show as in flight: a Release from then on interrupts this batch,
+    // even while it is still being read.
+    sink_.StartBatch();
     auto plan = PlanRound(mark_.value.load());
     if (plan.caught_up) {
       in_flight.unlock();

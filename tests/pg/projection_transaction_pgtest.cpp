@@ -155,3 +155,22 @@ TEST_CASE("a long Handle sees the stop of a handover and of the worker, one batc
   sink.RequestStop();  // the worker stops
   CHECK_THROWS(stop.get());
 }
+
+TEST_CASE("a handover that arrives while the batch is still being read ends that batch", "[pg][sdk]") {
+  PgTestSchema db;
+  std::atomic<int> entered{0};
+  projd::ProjectionSink sink(std::make_unique<Patient>(entered), db.options());
+  const auto events = TwoEvents();
+  sink.StartBatch();      // the runner starts the batch, then reads it
+  sink.InterruptBatch();  // meanwhile its partitions are handed over
+  CHECK_THROWS(sink.Handle(events, false));  // at once, not after the handler's 10 s
+  CHECK(entered.load() == 1);
+  SECTION("the next batch starts unrequested") {
+    sink.StartBatch();
+    auto next = std::async(std::launch::async, [&] { sink.Handle(events, false); });
+    REQUIRE(Entered(entered, 2));
+    CHECK(next.wait_for(std::chrono::milliseconds(0)) == std::future_status::timeout);
+    sink.RequestStop();
+    CHECK_THROWS(next.get());
+  }
+}

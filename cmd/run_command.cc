@@ -87,29 +87,53 @@ WorkerParts BuildParts(const Config& c, const Logger& logger) {
   return parts;
 }
 
-int RunWorker(const Invocation& invocation) {
-  const Config& c = invocation.loaded.config;
-  const auto logger = MakeLogger(invocation, "worker");
-  // First, before any thread starts: destroyed last, so the deadline covers the teardown.
-  StopSignals signals(c.shutdown_timeout, logger);
-
-  auto& registry = *invocation.registry;
+// The linked projections named by PROJECTIONS, created once for the life of the process.
+std::vector<std::unique_ptr<Projection>> CreateProjections(const ProjectionRegistry& registry, const Config& c) {
   if (const auto problems = registry.Problems(); !problems.empty()) {
     throw PermanentError("invalid projection registrations: " + problems.front());
   }
-  std::vector<std::unique_ptr<Projection>> projections;
   try {
-    projections = registry.Create(c.projections);
+    return registry.Create(c.projections);
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("PROJECTIONS: ") + e.what());
   }
+}
 
+WorkerInfo ThisWorker(const Invocation& invocation) {
+  const Config& c = invocation.loaded.config;
   WorkerInfo info;
   info.worker_id = NewWorkerId();
   info.worker_name = c.worker_name.empty() ? info.worker_id : c.worker_name;
   info.host = invocation.env.count("HOSTNAME") ? invocation.env.at("HOSTNAME") : "";
   info.pid = static_cast<int>(::getpid());
   info.version = kVersion;
+  return info;
+}
+
+// Waits for SIGTERM/SIGINT, then stops the worker within SHUTDOWN_TIMEOUT; the exit code.
+int RunUntilStopped(Worker& worker, StopSignals& signals, const Config& c, const Logger& logger) {
+  signals.WaitForStop();
+  logger.Info("stop signal received; shutting down",
+              {{"signal", signals.signal() == SIGTERM ? "SIGTERM" : "SIGINT"},
+               {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
+  const auto plan = PlanShutdown(signals.requested_at(), c.shutdown_timeout, c.persistence_timeout);
+  const ShutdownState stopped = worker.Shutdown(plan);
+  const int code = ExitCodeOf(stopped);
+  if (!stopped.abandoned.empty()) {
+    // Their destructors would wait for them: leave now, as the deadline would.
+    signals.Exit(code);
+  }
+  return code;
+}
+
+int RunWorker(const Invocation& invocation) {
+  const Config& c = invocation.loaded.config;
+  const auto logger = MakeLogger(invocation, "worker");
+  // First, before any thread starts: destroyed last, so the deadline covers the teardown.
+  StopSignals signals(c.shutdown_timeout, logger);
+
+  auto projections = CreateProjections(*invocation.registry, c);
+  const WorkerInfo info = ThisWorker(invocation);
 
   // Start-up needs the database once (projection setup, sequence check); a database that
   // is not up yet is waited for, with backoff, until a stop signal arrives.
@@ -175,17 +199,7 @@ int RunWorker(const Invocation& invocation) {
     worker = std::move(built);
   }
   worker->Start();
-  signals.WaitForStop();
-  logger.Info("stop signal received; shutting down",
-              {{"signal", signals.signal() == SIGTERM ? "SIGTERM" : "SIGINT"},
-               {"shutdown_timeout_ms", std::to_string(c.shutdown_timeout.count())}});
-  const auto plan = PlanShutdown(signals.requested_at(), c.shutdown_timeout, c.persistence_timeout);
-  const ShutdownState stopped = worker->Shutdown(plan);
-  const int code = ExitCodeOf(stopped);
-  if (!stopped.abandoned.empty()) {
-    // Their destructors would wait for them: leave now, as the deadline would.
-    signals.Exit(code);
-  }
+  const int code = RunUntilStopped(*worker, signals, c, logger);
   if (server) server->Stop();
   return code;
 }

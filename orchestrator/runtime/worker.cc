@@ -81,8 +81,6 @@ ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
   for (auto& r : runners_) {
     if (!r->AwaitStop(left(plan.stop_by))) abandoned.push_back("runner " + r->projection());
   }
-  if (!mark_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("mark follower");
-  if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
   SetShutdown([&](ShutdownState& s) {
     s.abandoned = abandoned;
     s.step = ShutdownStep::kDraining;
@@ -113,8 +111,14 @@ ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
     logger_.Warn("not deregistering: the coordinator is still inside a statement; peers evict this worker after"
                  " STALE_WORKER_TIMEOUT");
   }
+  // The mark follower and the generation listener wait up to a second on their LISTEN
+  // connections and write nothing the drain or the deregistration needs: they are waited
+  // for last, so peers do not wait that second for this worker's partitions.
+  if (!mark_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("mark follower");
+  if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
   ShutdownState state;
   SetShutdown([&](ShutdownState& s) {
+    s.abandoned = abandoned;
     s.deregistered = deregistered;
     s.step = ShutdownStep::kStopped;
     state = s;

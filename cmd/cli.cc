@@ -63,6 +63,7 @@ int Main(int argc, char** argv, const SettingMap& env, const ProjectionRegistry&
   AddPartitionsCommand(app, invocation);
   AddRebuildCommand(app, invocation);
   AddDeadLettersCommand(app, invocation);
+  AddVersionsCommand(app, invocation);
   AddHealthcheckCommand(app, invocation);
 
   try {

@@ -69,6 +69,7 @@ void AddStatusCommand(CLI::App& app, Invocation& invocation);
 void AddPartitionsCommand(CLI::App& app, Invocation& invocation);
 void AddRebuildCommand(CLI::App& app, Invocation& invocation);
 void AddDeadLettersCommand(CLI::App& app, Invocation& invocation);
+void AddVersionsCommand(CLI::App& app, Invocation& invocation);
 void AddHealthcheckCommand(CLI::App& app, Invocation& invocation);
 
 }  // namespace projd::cli

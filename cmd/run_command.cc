@@ -5,6 +5,7 @@
 // SHUTDOWN_TIMEOUT, whatever the database does (StopSignals enforces the deadline).
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -19,6 +20,9 @@
 #include "orchestrator/pg/event_notifier.h"
 #include "orchestrator/pg/migrator.h"
 #include "orchestrator/persistence/pg/pg_checkpoint_store.h"
+#include "orchestrator/versions/lane_key.h"
+#include "orchestrator/versions/pg/pg_version_store.h"
+#include "projections/version_setup.h"
 #include "orchestrator/coordination/pg/pg_coordination_store.h"
 #include "orchestrator/persistence/pg/pg_dead_letter_store.h"
 #include "orchestrator/reading/pg/pg_event_reader.h"
@@ -66,9 +70,12 @@ WorkerParts BuildParts(const Config& c, const Logger& logger) {
   parts.stamp_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "coordinator"));
   parts.checkpoint_store = std::make_unique<pg::PgCheckpointStore>(Db(c, "persistence"), c.persistence_timeout);
   const auto unit_options = Db(c, "units");
-  parts.make_unit_store = [unit_options, timeout = c.persistence_timeout] {
-    return std::make_unique<pg::PgCheckpointStore>(unit_options, timeout);
+  parts.make_unit_store = [unit_options, timeout = c.persistence_timeout](const std::string& read_model_schema) {
+    auto options = unit_options;
+    options.read_model_schema = read_model_schema;
+    return std::make_unique<pg::PgCheckpointStore>(options, timeout);
   };
+  parts.versions = std::make_unique<pg::PgVersionStore>(Db(c, "versions"));
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
   auto events_health = std::make_shared<ListenMonitor>("events", clock, logger.Child("listen"));
   auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"), events_health);
@@ -97,6 +104,13 @@ std::vector<std::unique_ptr<Projection>> CreateProjections(const ProjectionRegis
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("PROJECTIONS: ") + e.what());
   }
+}
+
+// The versions of each projection name among `projections` (created sorted by name, version).
+std::map<std::string, std::vector<int>> VersionsByName(const std::vector<std::unique_ptr<Projection>>& projections) {
+  std::map<std::string, std::vector<int>> out;
+  for (const auto& p : projections) out[p->Name()].push_back(p->Version());
+  return out;
 }
 
 WorkerInfo ThisWorker(const Invocation& invocation) {
@@ -181,14 +195,21 @@ int RunWorker(const Invocation& invocation) {
     ~FreezeReportOnReturn() { signals.FreezeReport(); }
   } freeze_report{signals};
 
-  // Created once, above: Setup runs on the instances that handle the events.
+  // Created once, above: Setup runs on the instances that handle the events, each in the
+  // schema of its version.
+  const auto versions_of = VersionsByName(projections);
+  pg::PgVersionStore setup_versions(Db(c, "setup"));
+  VersionSetup version_setup(setup_versions, c.replica_set, Db(c, "setup", Statements::kUnbounded));
   StartupSteps<Projection, WorkerParts, Worker> steps;
   steps.pending_migrations = [&] { return pg::Migrator(Db(c, "setup")).Pending(); };
-  steps.set_up = [&](Projection& p) { SetUpProjection(p, Db(c, "setup", Statements::kUnbounded)); };
+  steps.set_up = [&](Projection& p) { version_setup.SetUp(p, versions_of.at(p.Name())); };
   steps.connect = [&] { return BuildParts(c, logger); };
   steps.build = [&](WorkerParts parts, std::vector<std::unique_ptr<Projection>> instances) {
+    parts.lanes = version_setup.lanes();
     for (auto& p : instances) {
-      parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), Db(c, "projection")));
+      auto options = Db(c, "projection");
+      options.read_model_schema = parts.lanes[LaneKey(p->Name(), p->Version())].schema;
+      parts.sinks.push_back(std::make_unique<ProjectionSink>(std::move(p), options));
     }
     return std::make_unique<Worker>(std::move(parts), c, info, clock, logger);
   };

@@ -7,11 +7,16 @@
 #include "orchestrator/common/errors.h"
 #include "orchestrator/pg/error_translation.h"
 #include "orchestrator/persistence/pg/pg_transaction.h"
+#include "orchestrator/versions/lane_key.h"
 
 namespace projd {
 
 ProjectionSink::ProjectionSink(std::unique_ptr<Projection> projection, pg::ConnectionOptions options)
-    : projection_(std::move(projection)), name_(projection_->Name()), options_(std::move(options)) {}
+    : projection_(std::move(projection)),
+      name_(LaneKey(projection_->Name(), projection_->Version())),
+      options_(std::move(options)),
+      connection_schema_(options_.read_model_schema),
+      schema_(options_.read_model_schema) {}
 
 ProjectionSink::~ProjectionSink() = default;
 
@@ -37,6 +42,7 @@ ErrorHandling ProjectionSink::OnError() const {
 // everything else a HandlerError (pg::RethrowFromHandler; docs/projections.md, "Errors").
 void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) {
   try {
+    FollowMovedSchema(pg::Work(tx));
     Transaction handle(pg::Work(tx), BeginBatch());
     static_cast<TransactionalProjection&>(*projection_).Handle(batch, handle);
   } catch (const std::exception&) {
@@ -45,10 +51,14 @@ void ProjectionSink::Apply(std::span<const Event> batch, TransactionHandle& tx) 
 }
 
 void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
+  const auto schema = ReadModelSchema();
+  if (conn_ && options_.read_model_schema != schema) conn_.reset();  // a switch moved it: reconnect
+  options_.read_model_schema = schema;
   if (!conn_ || !conn_->is_open()) conn_ = pg::Connect(options_);  // throws projd::Error
   AsyncContext context;
   context.replaying = replaying;
   context.connection = conn_.get();
+  context.read_model_schema = schema;
   context.stop = BeginBatch();
   try {
     static_cast<AsyncProjection&>(*projection_).Handle(batch, context);
@@ -60,6 +70,24 @@ void ProjectionSink::Handle(std::span<const Event> batch, bool replaying) {
       throw;
     }
   }
+}
+
+std::string ProjectionSink::ReadModelSchema() const {
+  std::lock_guard lock(schema_mu_);
+  return schema_;
+}
+
+void ProjectionSink::SetReadModelSchema(const std::string& schema) {
+  std::lock_guard lock(schema_mu_);
+  schema_ = schema;
+}
+
+void ProjectionSink::FollowMovedSchema(pqxx::transaction_base& tx) {
+  const auto schema = ReadModelSchema();
+  if (schema == connection_schema_) return;
+  const auto path = schema.empty() ? tx.quote_name(options_.schema)
+                                   : tx.quote_name(schema) + ", " + tx.quote_name(options_.schema);
+  tx.exec_params("SELECT pg_catalog.set_config('search_path', $1, true)", path);
 }
 
 void ProjectionSink::FreshStop() {
@@ -95,7 +123,8 @@ void SetUpProjection(Projection& projection, const pg::ConnectionOptions& option
   pg::Translate("set up projection " + projection.Name(), [&] {
     auto conn = pg::Connect(options);
     pqxx::work tx(*conn);
-    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('projd_setup:' || $1))", projection.Name());
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtext('projd_setup:' || $1))",
+                   LaneKey(projection.Name(), projection.Version()));
     Transaction handle(tx);
     projection.Setup(handle);
     tx.commit();

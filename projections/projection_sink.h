@@ -18,7 +18,9 @@ namespace projd {
 
 class ProjectionSink final : public BatchSink {
  public:
-  // `options` opens the async projection's own connection (lazily).
+  // `options` opens the async projection's own connection (lazily); its read_model_schema is
+  // where the version's read model lives, and the unit connection of a transactional one
+  // is opened with the same (SetReadModelSchema tells when a switch moved it).
   ProjectionSink(std::unique_ptr<Projection> projection, pg::ConnectionOptions options);
   ~ProjectionSink() override;
 
@@ -32,13 +34,22 @@ class ProjectionSink final : public BatchSink {
   void RequestStop() override;
   void StartBatch() override;
   void InterruptBatch() override;
+  std::string ReadModelSchema() const override;
+  void SetReadModelSchema(const std::string& schema) override;
 
   Projection& projection() { return *projection_; }
 
  private:
+  // The search_path statement a unit runs first when the schema moved since its connection
+  // was opened (none in the usual case: the connection searches it already).
+  void FollowMovedSchema(pqxx::transaction_base& tx);
+
   std::unique_ptr<Projection> projection_;
   const std::string name_;
   pg::ConnectionOptions options_;
+  const std::string connection_schema_;  // what the unit connection searches first
+  mutable std::mutex schema_mu_;
+  std::string schema_;                   // where the read model lives now
   std::unique_ptr<pqxx::connection> conn_;
 
   // What Transaction::stop_requested and AsyncContext::stop observe: one source per batch,
@@ -53,7 +64,8 @@ class ProjectionSink final : public BatchSink {
 };
 
 // Runs projection.Setup in its own transaction under a transaction-level advisory lock
-// keyed by the projection's name, so workers starting together do not race on DDL.
+// keyed by the projection's name, so workers starting together do not race on DDL. The
+// connection searches options.read_model_schema first (the version's schema).
 void SetUpProjection(Projection& projection, const pg::ConnectionOptions& options);
 
 }  // namespace projd

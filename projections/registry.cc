@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 namespace projd {
 
@@ -14,20 +15,23 @@ ProjectionRegistry& ProjectionRegistry::Linked() {
 
 void ProjectionRegistry::Add(std::string name, ProjectionFactory factory) {
   std::lock_guard lock(mu_);
-  entries_.push_back({std::move(name), std::move(factory), nullptr});
+  entries_.push_back({std::move(name), 0, std::move(factory), nullptr});
 }
 
 void ProjectionRegistry::AddUnnamed(ProjectionFactory factory) {
   std::lock_guard lock(mu_);
-  entries_.push_back({"", std::move(factory), nullptr});
+  entries_.push_back({"", 0, std::move(factory), nullptr});
 }
 
-// Learns the names of types registered without one, by building their first instance.
+// Learns each entry's version (and the name of types registered without one) by building
+// its first instance. A factory that returns nothing or another name is reported by Build.
 void ProjectionRegistry::ResolveLocked() const {
   for (auto& e : entries_) {
-    if (!e.name.empty()) continue;
+    if (e.version != 0) continue;
     e.first = e.factory();
-    e.name = e.first->Name();
+    if (!e.first) continue;
+    if (e.name.empty()) e.name = e.first->Name();
+    e.version = e.first->Version();
   }
 }
 
@@ -36,6 +40,10 @@ std::unique_ptr<Projection> ProjectionRegistry::Build(Entry& entry) const {
   if (!p) throw std::invalid_argument("the factory of projection '" + entry.name + "' returned nothing");
   if (p->Name() != entry.name) {
     throw std::invalid_argument("projection registered as '" + entry.name + "' names itself '" + p->Name() + "'");
+  }
+  if (p->Version() != entry.version) {
+    throw std::invalid_argument("projection '" + entry.name + "' changed its version from " +
+                                std::to_string(entry.version) + " to " + std::to_string(p->Version()));
   }
   return p;
 }
@@ -54,9 +62,15 @@ std::vector<std::string> ProjectionRegistry::Problems() const {
   std::lock_guard lock(mu_);
   ResolveLocked();
   std::vector<std::string> problems;
-  std::map<std::string, int> seen;
+  std::map<std::pair<std::string, int>, int> seen;
   for (const auto& e : entries_) {
-    if (++seen[e.name] == 2) problems.push_back("projection '" + e.name + "' is registered twice");
+    if (++seen[{e.name, e.version}] == 2) {
+      problems.push_back("projection '" + e.name + "' version " + std::to_string(e.version) + " is registered twice");
+    }
+    if (e.first && (e.version < 1 || e.version > kMaxProjectionVersion)) {
+      problems.push_back("projection '" + e.name + "' has version " + std::to_string(e.version) + " (use 1.." +
+                         std::to_string(kMaxProjectionVersion) + ")");
+    }
     if (!IsValidProjectionName(e.name)) {
       problems.push_back("projection name '" + e.name +
                          "' is invalid (use [a-z0-9_-], start with a letter, at most 63)");
@@ -73,24 +87,41 @@ std::string Join(const std::vector<std::string>& v) {
 }
 }  // namespace
 
+namespace {
+// Whether selection item `item` ("name" or "name@N") picks version `version` of `name`.
+bool Picks(const std::string& item, const std::string& name, int version) {
+  if (item == name) return true;
+  return item == name + "@" + std::to_string(version);
+}
+}  // namespace
+
 std::vector<std::unique_ptr<Projection>> ProjectionRegistry::Create(
     const std::vector<std::string>& selection) const {
   const auto names = Names();
+  std::lock_guard lock(mu_);
   std::vector<std::string> unknown;
-  for (const auto& s : selection) {
-    if (!std::binary_search(names.begin(), names.end(), s)) unknown.push_back(s);
+  for (const auto& item : selection) {
+    const bool known = std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) {
+      return Picks(item, e.name, e.version);
+    });
+    if (!known) unknown.push_back(item);
   }
   if (!unknown.empty()) {
     throw std::invalid_argument("unknown projection(s): " + Join(unknown) + " (registered: " + Join(names) + ")");
   }
-  std::lock_guard lock(mu_);
-  std::vector<std::unique_ptr<Projection>> out;
-  std::set<std::string> created;
+  std::vector<Entry*> wanted;
+  std::set<std::pair<std::string, int>> seen;
   for (auto& e : entries_) {
-    const bool wanted =
-        selection.empty() || std::find(selection.begin(), selection.end(), e.name) != selection.end();
-    if (wanted && created.insert(e.name).second) out.push_back(Build(e));
+    const bool picked = selection.empty() || std::any_of(selection.begin(), selection.end(), [&](const auto& item) {
+                          return Picks(item, e.name, e.version);
+                        });
+    if (picked && seen.insert({e.name, e.version}).second) wanted.push_back(&e);
   }
+  std::stable_sort(wanted.begin(), wanted.end(), [](const Entry* a, const Entry* b) {
+    return std::tie(a->name, a->version) < std::tie(b->name, b->version);
+  });
+  std::vector<std::unique_ptr<Projection>> out;
+  for (auto* e : wanted) out.push_back(Build(*e));
   return out;
 }
 

@@ -51,6 +51,12 @@ class Projection {
 
   // Stable name: the key of its checkpoints. Lower-case letters, digits, '_' and '-'.
   virtual std::string Name() const = 0;
+  // The version of its logic (1..9999). Deploying a higher version builds the new read model
+  // beside the serving one and switches readers over when it has caught up; a binary may
+  // register several versions of one name (docs/projections.md, "Versions"). While a
+  // version runs, unqualified table names in Setup, Handle and Reset resolve in the
+  // version's own schema first (its search_path); applications read the stable names.
+  virtual int Version() const { return 1; }
   virtual ProjectionKind Kind() const = 0;
   virtual ProjectionScope Scope() const { return {}; }
   virtual ErrorPolicy OnError() const { return ErrorPolicy::kStop; }
@@ -58,8 +64,10 @@ class Projection {
   // Events per batch for this projection (1..100,000); 0 = the worker's BATCH_SIZE.
   virtual int BatchSize() const { return 0; }
 
-  // Creates the read model's tables if they are missing (idempotent DDL). Runs in its
-  // own transaction, under a per-projection advisory lock, when a worker starts.
+  // Creates the read model's tables if they are missing. Must be idempotent: it runs at
+  // every worker start, again after a transient failure, in its own transaction under a
+  // per-projection advisory lock (docs/projections.md, "Setup"). Create tables unqualified:
+  // they land in the version's schema.
   virtual void Setup(Transaction& /*tx*/) {}
   // Empties the read model for a rebuild (`projd rebuild NAME`). Runs in the same
   // transaction that resets the projection's checkpoints to zero.
@@ -81,8 +89,12 @@ struct AsyncContext {
   // True while re-reading events this projection may have handled before (a rebuild, or
   // the window replayed after a crash); side effects like e-mails can be suppressed.
   bool replaying = false;
-  // A connection for the projection's own writes (outside the checkpoint transaction).
+  // A connection for the projection's own writes (outside the checkpoint transaction); its
+  // search_path starts with read_model_schema when that is set.
   pqxx::connection* connection = nullptr;
+  // The schema of this version's read model ("" for a version 1 that was never switched
+  // away from: the tables beside projd's own).
+  std::string read_model_schema;
   // Requested when the worker stops or the batch's partitions are being handed over: a
   // long Handle may return early by throwing (the batch is handled again, at least once).
   std::stop_token stop;

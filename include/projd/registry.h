@@ -8,6 +8,10 @@
 // - In the team's own main: build a registry, Add("name", factory) with lambdas that build
 //   projections with their dependencies, and hand it to projd::RunWorker (projd/worker.h).
 //
+// Several versions of one name may be registered (docs/projections.md, "Versions"): each is
+// its own entry, told apart by Version(). To learn names and versions, the registry builds
+// each entry's first instance when it is first read, and hands that instance out first.
+//
 // A factory runs once per projection per worker process (and once for commands such as
 // `projd rebuild` that need the projection's Reset). Reading and creating are thread-safe
 // after main() has started; registering happens before the worker runs.
@@ -45,22 +49,25 @@ class ProjectionRegistry {
     AddUnnamed([] { return std::make_unique<T>(); });
   }
 
-  // Registered names, sorted.
+  // Registered names, sorted (a name with several versions once).
   std::vector<std::string> Names() const;
 
-  // Names registered twice, or not matching the name rules (empty = fine).
+  // A (name, version) registered twice, a version outside 1..9999, or a name not matching
+  // the name rules (empty = fine).
   std::vector<std::string> Problems() const;
 
-  // Instances of the selected projections (empty selection = all). Throws
-  // std::invalid_argument naming unknown names (and listing the registered ones), or a
-  // factory whose projection reports another name.
+  // Instances of the selected projections (empty selection = all), sorted by name and
+  // version. A selection item is a name (every version registered under it) or
+  // "name@N" (version N only). Throws std::invalid_argument naming unknown items (and
+  // listing the registered names), or a factory whose projection reports another name.
   std::vector<std::unique_ptr<Projection>> Create(const std::vector<std::string>& selection) const;
 
  private:
   struct Entry {
     std::string name;  // empty until resolved (Add<T>)
+    int version = 0;   // 0 until resolved
     ProjectionFactory factory;
-    std::unique_ptr<Projection> first;  // built to learn the name, handed out first
+    std::unique_ptr<Projection> first;  // built to learn the name and version, handed out first
   };
   void AddUnnamed(ProjectionFactory factory);
   void ResolveLocked() const;
@@ -69,6 +76,9 @@ class ProjectionRegistry {
   mutable std::mutex mu_;
   mutable std::vector<Entry> entries_;
 };
+
+// The highest Version() a projection may declare.
+inline constexpr int kMaxProjectionVersion = 9999;
 
 // True for names made of [a-z0-9_-], 1..63 characters, starting with a letter.
 bool IsValidProjectionName(const std::string& name);

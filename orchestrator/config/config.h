@@ -35,6 +35,9 @@ struct Config {
   Duration poll_interval{1000};              // POLL_INTERVAL
   Duration gap_grace{2000};                  // GAP_GRACE
   std::vector<std::string> projections;      // PROJECTIONS (empty = all registered)
+  // VERSION_SWITCH: auto = a projection version that has caught up becomes active by itself;
+  // manual = it waits, ready, for `projd versions promote`.
+  bool version_switch_auto = true;
 
   // Persistence core
   // PERSISTENCE_INTERVAL and PERSISTENCE_TIMEOUT default to 5s each, less when a short

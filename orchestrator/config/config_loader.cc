@@ -122,6 +122,14 @@ const std::vector<Setting>& Settings() {
          for (const auto& p : c.projections) s += (s.empty() ? "" : ",") + p;
          return s.empty() ? std::string("(all)") : s;
        }},
+      {"VERSION_SWITCH",
+       [](const std::string& text, Config& c) -> std::string {
+         if (text == "auto") c.version_switch_auto = true;
+         else if (text == "manual") c.version_switch_auto = false;
+         else return "unknown mode (use auto or manual)";
+         return "";
+       },
+       [](const Config& c) { return std::string(c.version_switch_auto ? "auto" : "manual"); }},
       DurationSetting("PERSISTENCE_INTERVAL", &Config::persistence_interval),
       DurationSetting("PERSISTENCE_TIMEOUT", &Config::persistence_timeout),
       DurationSetting("FORCE_PERSISTENCE_TIMEOUT", &Config::force_persistence_timeout),

@@ -87,7 +87,9 @@ std::string ServerOptions(const ConnectionOptions& options) {
   // so the later -c search_path of DATABASE_SCHEMA wins over one in the URL.
   std::string server_options = ConnectionParameter(options.url, "options").value_or("");
   if (!server_options.empty()) server_options += " ";
-  server_options += "-c search_path=\"" + options.schema + "\"";
+  server_options += "-c search_path=";
+  if (!options.read_model_schema.empty()) server_options += "\"" + options.read_model_schema + "\",";
+  server_options += "\"" + options.schema + "\"";
   for (const auto& [name, value] : options.settings) server_options += " -c " + name + "=" + value;
   // A statement_timeout of the user's (in options=) is theirs to choose.
   const auto user_options = ConnectionParameter(options.url, "options").value_or("");

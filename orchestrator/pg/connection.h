@@ -30,10 +30,13 @@ struct ConnectionOptions {
   // Network and server timeouts; the defaults suit STALE_WORKER_TIMEOUT=30s and set no
   // statement timeout (`projd run` derives them per role from the configuration).
   ConnectionTimeouts timeouts;
+  // A projection version's schema, searched before `schema` (unqualified names of its
+  // read model land there); empty = none.
+  std::string read_model_schema;
 };
 
 // The libpq `options` of a connection: the user's own options= from the URL, then
-// -c search_path="<schema>" and each of `settings` (later -c settings win in the server),
+// -c search_path="<read_model_schema>","<schema>" (or just "<schema>") and each of `settings` (later -c settings win in the server),
 // then -c statement_timeout=<ms> when timeouts.statement is set and the user's options= do
 // not set statement_timeout.
 std::string ServerOptions(const ConnectionOptions& options);

@@ -26,7 +26,14 @@ class BatchSink {
  public:
   virtual ErrorHandling OnError() const { return {}; }
   virtual ~BatchSink() = default;
+  // The lane key (orchestrator/versions/lane_key.h): the projection's name for version 1,
+  // "name@N" for version N.
   virtual std::string Name() const = 0;
+  // Where the version's read model lives (docs/projections.md, "Versions"): a schema
+  // searched first by its statements, "" for the place beside projd's tables. The worker
+  // changes it when a switch moves the version (thread-safe).
+  virtual std::string ReadModelSchema() const { return {}; }
+  virtual void SetReadModelSchema(const std::string& /*schema*/) {}
   // Transactional sinks write through Apply inside the checkpoint's transaction;
   // async sinks handle the batch first and their checkpoints are submitted afterwards.
   virtual bool Transactional() const = 0;

@@ -24,7 +24,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
     ro.batch_size = sink->BatchSize() > 0 ? sink->BatchSize() : config_.batch_size;
     ro.unit_lane = PersistenceCore::kSharedLane;
     if (sink->Transactional() && parts_.make_unit_store) {
-      unit_stores_.push_back(parts_.make_unit_store());
+      unit_stores_.push_back(parts_.make_unit_store(sink->ReadModelSchema()));
       ro.unit_lane = core_->AddLane(*unit_stores_.back());
     }
     runners_.push_back(std::make_unique<ProjectionRunner>(
@@ -42,6 +42,16 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   coordinator_ = std::make_unique<Coordinator>(*parts_.coordination, *parts_.stamp_store, *core_, *this, clock_,
                                                logger_.Child("coordinator"), co);
   follower_ = std::make_unique<HighWaterMarkFollower>(*parts_.positions, clock_, config_.gap_grace);
+  if (parts_.versions) {
+    VersionStewardOptions vo;
+    vo.replica_set = config_.replica_set;
+    vo.switch_auto = config_.version_switch_auto;
+    vo.building_interval = std::min(config_.heartbeat_interval, std::chrono::milliseconds(1000));
+    // A switch holds the active version's checkpoints: well inside one persistence batch.
+    vo.catch_up_wait = std::min(std::chrono::milliseconds(1000), config_.persistence_timeout / 3);
+    steward_ = std::make_unique<VersionSteward>(*parts_.versions, clock_, logger_.Child("versions"), vo, Projections());
+    steward_->SetInitial(parts_.lanes);
+  }
 }
 
 Worker::~Worker() {
@@ -50,12 +60,14 @@ Worker::~Worker() {
   for (auto& r : runners_) r->Stop();
   mark_thread_.Join();
   listen_thread_.Join();
+  versions_thread_.Join();
 }
 
 void Worker::Start() {
   core_->Start();
   mark_thread_.Start([this] { Supervise("high-water-mark follower", [this] { FollowMark(); }); });
   listen_thread_.Start([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
+  if (steward_) versions_thread_.Start([this] { Supervise("version steward", [this] { StewardVersions(); }); });
   for (auto& r : runners_) r->Start();
   coordinator_->Start();
   logger_.Info("worker started", {{"replica_set", config_.replica_set}, {"worker_id", info_.worker_id},
@@ -116,6 +128,7 @@ ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
   // for last, so peers do not wait that second for this worker's partitions.
   if (!mark_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("mark follower");
   if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
+  if (!versions_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("version steward");
   ShutdownState state;
   SetShutdown([&](ShutdownState& s) {
     s.abandoned = abandoned;
@@ -165,6 +178,7 @@ WorkerStatus Worker::Status() const {
   s.high_water_mark = mark_.value.load();
   s.stopping = shut_down_.load();
   for (const auto& m : parts_.listen_monitors) s.listeners.push_back(m->Status());
+  if (steward_) s.versions = steward_->Status();
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;
@@ -176,8 +190,23 @@ std::vector<std::string> Worker::Projections() const {
   return names;
 }
 
+// A take follows a generation change, and switching projection versions is one: the
+// versions are read again first, so a retired version's runner takes nothing and a version
+// switched back to runs in the schema it moved to.
 void Worker::Take(int partition_count, const std::vector<Checkpoint>& taken) {
-  for (auto& r : runners_) r->Take(partition_count, taken);
+  const auto lanes = steward_ ? ApplyLanes(steward_->Refresh()) : LaneStates{};
+  for (auto& r : runners_) {
+    const auto lane = lanes.find(r->projection());
+    if (lane == lanes.end() || lane->second.runs) r->Take(partition_count, taken);
+  }
+}
+
+LaneStates Worker::ApplyLanes(const LaneStates& lanes) {
+  for (auto& sink : parts_.sinks) {
+    const auto lane = lanes.find(sink->Name());
+    if (lane != lanes.end()) sink->SetReadModelSchema(lane->second.schema);
+  }
+  return lanes;
 }
 
 void Worker::Release(const std::vector<int>& partitions) {
@@ -240,6 +269,14 @@ void Worker::FollowMark() {
     mark_.Publish(follower_->mark(), advanced);
     if (stop_) break;
     parts_.wait_for_events(std::min(config_.poll_interval, std::chrono::milliseconds(1000)));
+  }
+}
+
+void Worker::StewardVersions() {
+  while (!stop_) {
+    const auto next = clock_.Now() + steward_->Round();
+    ApplyLanes(steward_->Lanes());
+    while (!stop_ && clock_.Now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

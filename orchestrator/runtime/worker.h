@@ -36,6 +36,7 @@
 #include "orchestrator/runtime/worker_status.h"
 #include "orchestrator/runtime/projection_runner.h"
 #include "orchestrator/reading/published_mark.h"
+#include "orchestrator/versions/version_steward.h"
 
 namespace projd {
 
@@ -49,9 +50,13 @@ struct WorkerParts {
   std::function<std::unique_ptr<CoordinationStore>()> make_coordination;
   std::unique_ptr<CheckpointStore> stamp_store;        // the coordinator's (handover stamps)
   std::unique_ptr<CheckpointStore> checkpoint_store;   // the persistence core's
-  // One per transactional projection: the connection of its unit lane (none: units share
-  // the core's store, one at a time).
-  std::function<std::unique_ptr<CheckpointStore>()> make_unit_store;
+  // One per transactional projection: the connection of its unit lane, searching the
+  // version's read-model schema first (none: units share the core's store, one at a time).
+  std::function<std::unique_ptr<CheckpointStore>(const std::string& read_model_schema)> make_unit_store;
+  // The projection versions (optional: without, every projection runs as it is). `lanes` are
+  // the states the start-up registered.
+  std::unique_ptr<VersionStore> versions;
+  LaneStates lanes;
   std::unique_ptr<PositionSource> positions;           // the mark follower's
   NotificationWait wait_for_events;                    // new events committed
   NotificationWait wait_for_generation;                // generation formed / acknowledged
@@ -94,6 +99,9 @@ class Worker final : public PartitionOwner {
   void Supervise(const char* what, const std::function<void()>& round);
   void FollowMark();
   void ListenForGenerations();
+  void StewardVersions();
+  // Tells the sinks where their read models live now; returns the lanes that run.
+  LaneStates ApplyLanes(const LaneStates& lanes);
   ProjectionRunner* RunnerFor(const std::string& projection);
 
   WorkerParts parts_;
@@ -109,6 +117,7 @@ class Worker final : public PartitionOwner {
   std::vector<std::unique_ptr<ProjectionRunner>> runners_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<HighWaterMarkFollower> follower_;
+  std::unique_ptr<VersionSteward> steward_;  // null without parts_.versions
 
   void SetShutdown(const std::function<void(ShutdownState&)>& change);
 
@@ -117,6 +126,7 @@ class Worker final : public PartitionOwner {
   HighWaterMarkStatus mark_status_;
   AwaitableThread mark_thread_;
   AwaitableThread listen_thread_;
+  AwaitableThread versions_thread_;
   std::atomic<bool> shut_down_{false};
   mutable std::mutex shutdown_mu_;
   ShutdownState shutdown_;

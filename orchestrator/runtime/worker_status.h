@@ -18,6 +18,7 @@
 #include "orchestrator/runtime/listen_monitor.h"
 #include "orchestrator/persistence/persistence_stats.h"
 #include "orchestrator/runtime/projection_runner.h"
+#include "orchestrator/versions/version_steward.h"
 
 namespace projd {
 
@@ -37,6 +38,7 @@ struct WorkerStatus {
   HighWaterMarkStatus mark;  // as of the follower's last round (gaps, held by whom, errors)
   std::vector<ListenStatus> listeners;  // the LISTEN connections ("events", "generations")
   bool stopping = false;     // SIGTERM received: draining
+  VersionsStatus versions;   // the replica set's projection versions (known = false without)
 };
 
 // `s` with every error text masked (MaskSecrets with the password of `database_url`): texts

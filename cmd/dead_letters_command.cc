@@ -5,6 +5,8 @@
 
 #include "cmd/cli.h"
 #include "orchestrator/persistence/pg/pg_dead_letter_store.h"
+#include "orchestrator/versions/lane_key.h"
+#include "orchestrator/versions/pg/pg_version_store.h"
 #include "projections/projection_sink.h"
 #include <projd/registry.h>
 
@@ -83,20 +85,28 @@ void AddDeadLettersCommand(CLI::App& app, Invocation& invocation) {
       } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
       }
-      const pg::ConnectionOptions db{c.database_url, c.database_schema, "projd-dead-letters"};
-      ProjectionSink sink(std::move(created.front()), db);
+      if (created.size() > 1) {
+        throw UsageError("this binary has " + std::to_string(created.size()) + " versions of " + *projection +
+                         ": name one, as " + *projection + "@N");
+      }
+      pg::ConnectionOptions db{c.database_url, c.database_schema, "projd-dead-letters"};
       pg::PgDeadLetterStore store(db);
-      const StreamId target = ResolveStream(store, c.replica_set, *projection, *stream);
-      const int n = store.Replay(c.replica_set, *projection, target, [&](std::span<const Event> events,
-                                                                          pqxx::work& tx) {
+      const auto lane = LaneKey(created.front()->Name(), created.front()->Version());
+      db.read_model_schema =
+          pg::ReadModelSchemaOf(db, c.replica_set, created.front()->Name(), created.front()->Version());
+      ProjectionSink sink(std::move(created.front()), db);
+      const StreamId target = ResolveStream(store, c.replica_set, lane, *stream);
+      const int n = store.Replay(c.replica_set, lane, target, [&](std::span<const Event> events,
+                                                                    pqxx::work& tx) {
         if (auto* t = dynamic_cast<TransactionalProjection*>(&sink.projection())) {
+          SearchReadModelFirst(tx, db.read_model_schema, c.database_schema);
           Transaction handle(tx);
           t->Handle(events, handle);
         } else {
           sink.Handle(events, true);
         }
       });
-      std::cout << "replayed " << n << " dead letters of stream " << ToString(target) << " into " << *projection
+      std::cout << "replayed " << n << " dead letters of stream " << ToString(target) << " into " << lane
                 << "; workers stop parking it within POLL_INTERVAL\n";
       return kExitOk;
     };

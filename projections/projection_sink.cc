@@ -84,9 +84,11 @@ void ProjectionSink::SetReadModelSchema(const std::string& schema) {
 
 void ProjectionSink::FollowMovedSchema(pqxx::transaction_base& tx) {
   const auto schema = ReadModelSchema();
-  if (schema == connection_schema_) return;
-  const auto path = schema.empty() ? tx.quote_name(options_.schema)
-                                   : tx.quote_name(schema) + ", " + tx.quote_name(options_.schema);
+  if (schema != connection_schema_) SearchReadModelFirst(tx, schema, options_.schema);
+}
+
+void SearchReadModelFirst(pqxx::transaction_base& tx, const std::string& schema, const std::string& stable_schema) {
+  const auto path = schema.empty() ? tx.quote_name(stable_schema) : tx.quote_name(schema) + ", " + tx.quote_name(stable_schema);
   tx.exec_params("SELECT pg_catalog.set_config('search_path', $1, true)", path);
 }
 

@@ -63,6 +63,11 @@ class ProjectionSink final : public BatchSink {
   std::stop_source batch_stop_;
 };
 
+// Makes the rest of `tx` search `schema` (a version's read model) before `stable_schema`;
+// "" = `stable_schema` only. For commands that run a projection's hooks in a transaction of
+// their own (rebuild, dead-letter replay).
+void SearchReadModelFirst(pqxx::transaction_base& tx, const std::string& schema, const std::string& stable_schema);
+
 // Runs projection.Setup in its own transaction under a transaction-level advisory lock
 // keyed by the projection's name, so workers starting together do not race on DDL. The
 // connection searches options.read_model_schema first (the version's schema).

@@ -10,6 +10,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "orchestrator/common/version.h"
+#include "orchestrator/versions/lane_key.h"
 
 namespace projd::http {
 namespace {
@@ -85,6 +86,28 @@ std::string WorkerState(const WorkerStatus& s) {
   return "active";
 }
 
+// The replica set's projection versions (none until the worker has read them).
+void VersionFigures(Families& f, const VersionsStatus& v) {
+  if (!v.known) return;
+  f.Counter("version_switches_total", "Projection version switches this worker made.", static_cast<double>(v.switches));
+  for (const auto& s : v.versions) {
+    const Labels p{{"projection", s.version.projection}, {"version", std::to_string(s.version.version)}};
+    for (auto st : {VersionState::kBuilding, VersionState::kReady, VersionState::kActive, VersionState::kRetired,
+                    VersionState::kDropped}) {
+      auto labels = p;
+      labels.push_back({"state", ToString(st)});
+      f.Gauge("projection_version_state", "1 for the projection version's current state.",
+              s.version.state == st ? 1 : 0, labels);
+    }
+    f.Gauge("projection_version_partitions_behind", "Partitions where the version is behind the active version.",
+            s.version.partitions_behind, p);
+    if (s.catch_up_seconds) {
+      f.Gauge("projection_version_catch_up_seconds", "Estimated time until a building version has caught up.",
+              *s.catch_up_seconds, p);
+    }
+  }
+}
+
 }  // namespace
 
 std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
@@ -132,7 +155,8 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
   // Projections.
   f.Declare("events_processed_total", "Events delivered to a projection and committed.", MetricType::Counter);
   for (const auto& r : s.runners) {
-    const Labels p{{"projection", r.projection}};
+    const auto lane = ParseLaneKey(r.projection);
+    const Labels p{{"projection", lane.projection}, {"version", std::to_string(lane.version)}};
     f.Counter("events_processed_total", "Events delivered to a projection and committed.",
               static_cast<double>(r.events_processed), p);
     f.Counter("batches_total", "Batches committed per projection.", static_cast<double>(r.batches), p);
@@ -165,12 +189,16 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
     }
     f.Gauge("projection_position", "Lowest owned position of the projection.", static_cast<double>(r.min_position), p);
     for (const auto* st : {"idle", "running", "caught_up", "held", "failing", "stalled", "stopped"}) {
+      auto labels = p;
+      labels.push_back({"state", st});
       f.Gauge("projection_state", "1 for the projection runner's current state.", ToString(r.state) == st ? 1 : 0,
-              {{"projection", r.projection}, {"state", st}});
+              labels);
     }
     f.Histogram("event_processing_duration_seconds", "Duration of one batch: read, handle and commit.",
                 r.batch_durations, p);
   }
+
+  VersionFigures(f, s.versions);
 
   // High-water mark.
   if (s.high_water_mark_known) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "orchestrator/common/version.h"
+#include "orchestrator/versions/lane_key.h"
 
 namespace projd::http {
 namespace {
@@ -53,14 +54,43 @@ nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
   };
 }
 
+// The replica set's projection versions as this worker last read them (null before).
+nlohmann::json VersionsJson(const VersionsStatus& v) {
+  if (!v.known) return nullptr;
+  nlohmann::json versions = nlohmann::json::array();
+  for (const auto& s : v.versions) {
+    const auto& x = s.version;
+    versions.push_back({
+        {"projection", x.projection},
+        {"version", x.version},
+        {"state", ToString(x.state)},
+        {"schema", x.schema},
+        {"runs_here", s.runs_here},
+        {"partitions", x.partitions_with_checkpoints},
+        {"min_position", x.min_position},
+        {"max_position", x.max_position},
+        {"partitions_behind", x.partitions_behind},
+        {"max_behind", x.max_behind},
+        {"positions_per_second", s.positions_per_second},
+        {"catch_up_seconds", OrNull(s.catch_up_seconds)},
+        {"state_age_seconds", x.state_age_seconds},
+    });
+  }
+  return {{"versions", versions}, {"switches", v.switches}, {"switch_attempts", v.switch_attempts},
+          {"last_error", v.last_error}};
+}
+
 nlohmann::json StatusJson(const WorkerStatus& s) {
   const auto& c = s.coordination;
   nlohmann::json projections = nlohmann::json::array();
   for (const auto& r : s.runners) {
     nlohmann::json stopped = nlohmann::json::array();
     for (const auto& p : r.stopped) stopped.push_back({{"partition", p.partition}, {"position", p.position}, {"error", p.error}});
+    const auto lane = ParseLaneKey(r.projection);
     projections.push_back({
         {"name", r.projection},
+        {"projection", lane.projection},
+        {"version", lane.version},
         {"state", ToString(r.state)},
         {"partitions", r.partitions},
         {"position", r.min_position},
@@ -131,6 +161,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
           {"registrations", k.registrations},
           {"reconfigurations", k.reconfigurations}}}}},
       {"projections", projections},
+      {"projection_versions", VersionsJson(s.versions)},
       {"high_water_mark", mark},
       {"listen", listeners},
       {"persistence", PersistenceStatsJson(s.persistence)},

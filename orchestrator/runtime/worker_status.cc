@@ -13,6 +13,7 @@ WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url) {
     for (auto& stopped : runner.stopped) mask(stopped.error);
   }
   if (s.mark.held_by) mask(s.mark.held_by->application_name);
+  mask(s.versions.last_error);
   return s;
 }
 

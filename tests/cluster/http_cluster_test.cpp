@@ -61,7 +61,7 @@ TEST_CASE("a worker serves health, readiness, status, persistence stats and metr
 
   const auto metrics = HttpCall(port, "GET", "/metrics");
   REQUIRE(metrics.status == 200);
-  CHECK_THAT(metrics.body, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\"} 500"));
+  CHECK_THAT(metrics.body, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\",version=\"1\"} 500"));
   CHECK_THAT(metrics.body, Catch::Contains("projd_partitions_owned 16"));
   CHECK_THAT(metrics.body, Catch::Contains("projd_active_workers 1"));
   CHECK_THAT(metrics.body, Catch::Contains("projd_worker_state{state=\"active\"} 1"));

@@ -84,7 +84,7 @@ TEST_CASE("a poison event: skip dead-letters it and parks its aggregate, stop ha
   CHECK(ready.status == 503);
   CHECK_THAT(ready.body, Catch::Contains("projection poison_stop stopped on partition"));
   CHECK_THAT(projd::testing::HttpCall(port, "GET", "/metrics").body,
-             Catch::Contains("projd_stopped_partitions{projection=\"poison_stop\"} 1"));
+             Catch::Contains("projd_stopped_partitions{projection=\"poison_stop\",version=\"1\"} 1"));
 
   // The fix is deployed (here: a flag row); replaying the aggregate applies its dead letters in order.
   const auto refused = fleet.Projd({"dead-letters", "replay", "--projection", "poison_skip", "--aggregate", "bad-1"});

@@ -194,9 +194,9 @@ TEST_CASE("/metrics is valid Prometheus text with the promised families", "[http
     INFO(family);
     CHECK_THAT(text, Catch::Contains(std::string("# TYPE ") + family + " "));
   }
-  CHECK_THAT(text, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\"} 900"));
+  CHECK_THAT(text, Catch::Contains("projd_events_processed_total{projection=\"stream_stats\",version=\"1\"} 900"));
   CHECK_THAT(text, Catch::Contains("projd_worker_state{state=\"active\"} 1"));
-  CHECK_THAT(text, Catch::Contains("projd_projection_lag_events{projection=\"stream_stats\"} 100"));
+  CHECK_THAT(text, Catch::Contains("projd_projection_lag_events{projection=\"stream_stats\",version=\"1\"} 100"));
   // No worker id in any label.
   CHECK_THAT(text, !Catch::Contains("3f0c6a9e"));
   const auto promtool = FindOnPath("promtool");

@@ -347,4 +347,13 @@ DropResult PgVersionStore::Drop(const std::string& replica_set, const std::strin
   });
 }
 
+std::string ReadModelSchemaOf(const ConnectionOptions& db, const std::string& replica_set,
+                              const std::string& projection, int version) {
+  PgVersionStore store(db);
+  for (const auto& v : store.List(replica_set)) {
+    if (v.projection == projection && v.version == version) return v.schema;
+  }
+  return {};
+}
+
 }  // namespace projd::pg

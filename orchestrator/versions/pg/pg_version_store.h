@@ -32,4 +32,9 @@ class PgVersionStore final : public VersionStore {
   std::unique_ptr<pqxx::connection> conn_;
 };
 
+// Where version `version` of `projection` keeps its tables ("" beside projd's: a version 1 in
+// place, or a projection no worker has registered yet). For commands that run its hooks.
+std::string ReadModelSchemaOf(const ConnectionOptions& db, const std::string& replica_set,
+                              const std::string& projection, int version);
+
 }  // namespace projd::pg

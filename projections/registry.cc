@@ -23,12 +23,14 @@ void ProjectionRegistry::AddUnnamed(ProjectionFactory factory) {
   entries_.push_back({"", 0, std::move(factory), nullptr});
 }
 
-// Learns each entry's version (and the name of types registered without one) by building
-// its first instance. A factory that returns nothing or another name is reported by Build.
-void ProjectionRegistry::ResolveLocked() const {
+// Learns the names of types registered without one (kVersions: every entry's version too)
+// by building their first instance, which Build hands out first. Listing names builds no
+// named factory; a factory that returns nothing is reported by Build.
+void ProjectionRegistry::ResolveLocked(Resolve what) const {
   for (auto& e : entries_) {
-    if (e.version != 0) continue;
-    e.first = e.factory();
+    const bool needed = e.name.empty() || (what == Resolve::kVersions && e.version == 0);
+    if (!needed) continue;
+    if (!e.first) e.first = e.factory();
     if (!e.first) continue;
     if (e.name.empty()) e.name = e.first->Name();
     e.version = e.first->Version();
@@ -50,7 +52,7 @@ std::unique_ptr<Projection> ProjectionRegistry::Build(Entry& entry) const {
 
 std::vector<std::string> ProjectionRegistry::Names() const {
   std::lock_guard lock(mu_);
-  ResolveLocked();
+  ResolveLocked(Resolve::kNames);
   std::vector<std::string> names;
   for (const auto& e : entries_) names.push_back(e.name);
   std::sort(names.begin(), names.end());
@@ -60,7 +62,7 @@ std::vector<std::string> ProjectionRegistry::Names() const {
 
 std::vector<std::string> ProjectionRegistry::Problems() const {
   std::lock_guard lock(mu_);
-  ResolveLocked();
+  ResolveLocked(Resolve::kVersions);
   std::vector<std::string> problems;
   std::map<std::pair<std::string, int>, int> seen;
   for (const auto& e : entries_) {
@@ -99,6 +101,7 @@ std::vector<std::unique_ptr<Projection>> ProjectionRegistry::Create(
     const std::vector<std::string>& selection) const {
   const auto names = Names();
   std::lock_guard lock(mu_);
+  ResolveLocked(Resolve::kVersions);
   std::vector<std::string> unknown;
   for (const auto& item : selection) {
     const bool known = std::any_of(entries_.begin(), entries_.end(), [&](const Entry& e) {

@@ -9,8 +9,9 @@
 //   projections with their dependencies, and hand it to projd::RunWorker (projd/worker.h).
 //
 // Several versions of one name may be registered (docs/projections.md, "Versions"): each is
-// its own entry, told apart by Version(). To learn names and versions, the registry builds
-// each entry's first instance when it is first read, and hands that instance out first.
+// its own entry, told apart by Version(). To learn a version, the registry builds the
+// entry's first instance when it first needs it (Problems, Create; Names builds only types
+// registered without a name), and hands that instance out first.
 //
 // A factory runs once per projection per worker process (and once for commands such as
 // `projd rebuild` that need the projection's Reset). Reading and creating are thread-safe
@@ -70,7 +71,8 @@ class ProjectionRegistry {
     std::unique_ptr<Projection> first;  // built to learn the name and version, handed out first
   };
   void AddUnnamed(ProjectionFactory factory);
-  void ResolveLocked() const;
+  enum class Resolve { kNames, kVersions };
+  void ResolveLocked(Resolve what) const;
   std::unique_ptr<Projection> Build(Entry& entry) const;
 
   mutable std::mutex mu_;

@@ -2,6 +2,11 @@
 
 #include <projd/registry.h>
 
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace {
 
 class Alpha final : public projd::AsyncProjection {
@@ -37,6 +42,29 @@ class Greeting final : public projd::AsyncProjection {
  private:
   std::shared_ptr<const Greeter> greeter_;
 };
+
+// One version of a projection (Version() as given).
+class Versioned final : public projd::AsyncProjection {
+ public:
+  Versioned(std::string name, int version) : name_(std::move(name)), version_(version) {}
+  std::string Name() const override { return name_; }
+  int Version() const override { return version_; }
+  void Handle(std::span<const projd::Event>, projd::AsyncContext&) override {}
+
+ private:
+  std::string name_;
+  int version_;
+};
+
+void AddVersion(projd::ProjectionRegistry& r, const std::string& name, int version) {
+  r.Add(name, [name, version] { return std::make_unique<Versioned>(name, version); });
+}
+
+std::vector<std::pair<std::string, int>> NamesAndVersions(const std::vector<std::unique_ptr<projd::Projection>>& ps) {
+  std::vector<std::pair<std::string, int>> out;
+  for (const auto& p : ps) out.emplace_back(p->Name(), p->Version());
+  return out;
+}
 
 int counted_constructions = 0;
 class Counted final : public projd::AsyncProjection {
@@ -165,4 +193,67 @@ TEST_CASE("a script splits at semicolons outside quotes and comments", "[project
   CHECK(Transaction::Statements("CREATE TABLE a (x text DEFAULT ';'); CREATE INDEX ON a (x)").size() == 2);
   CHECK(Transaction::Statements("SELECT $f$ a; b $f$").size() == 1);
   CHECK(Transaction::Statements("/* x; /* nested; */ y; */ SELECT 1").size() == 1);
+}
+
+using NameAndVersion = std::pair<std::string, int>;
+
+TEST_CASE("two versions of one name register without problems and are created sorted by version",
+          "[projections][versions]") {
+  projd::ProjectionRegistry r;
+  AddVersion(r, "orders", 2);
+  AddVersion(r, "orders", 1);
+  r.Add("alpha", [] { return std::make_unique<Alpha>(); });
+  CHECK(r.Problems().empty());
+  CHECK(r.Names() == std::vector<std::string>{"alpha", "orders"});  // a name once
+  const auto all = r.Create({});
+  CHECK(NamesAndVersions(all) ==
+        std::vector<NameAndVersion>{{"alpha", 1}, {"orders", 1}, {"orders", 2}});
+}
+
+TEST_CASE("the same projection version registered twice is a problem", "[projections][versions]") {
+  projd::ProjectionRegistry r;
+  AddVersion(r, "orders", 1);
+  AddVersion(r, "orders", 2);
+  AddVersion(r, "orders", 2);
+  const auto problems = r.Problems();
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0], Catch::Contains("orders") && Catch::Contains("version 2") && Catch::Contains("twice"));
+}
+
+TEST_CASE("a version outside 1..9999 is a problem", "[projections][versions]") {
+  projd::ProjectionRegistry r;
+  AddVersion(r, "low", 0);
+  AddVersion(r, "high", 10000);
+  AddVersion(r, "lowest", 1);
+  AddVersion(r, "highest", projd::kMaxProjectionVersion);
+  const auto problems = r.Problems();
+  REQUIRE(problems.size() == 2);
+  CHECK_THAT(problems[0], Catch::Contains("'low'") && Catch::Contains("version 0") && Catch::Contains("1..9999"));
+  CHECK_THAT(problems[1], Catch::Contains("'high'") && Catch::Contains("version 10000"));
+}
+
+TEST_CASE("a selection by name picks every version and name@N only that version", "[projections][versions]") {
+  projd::ProjectionRegistry r;
+  AddVersion(r, "orders", 1);
+  AddVersion(r, "orders", 2);
+  AddVersion(r, "orders", 3);
+  AddVersion(r, "stats", 1);
+  CHECK(NamesAndVersions(r.Create({"orders"})) ==
+        std::vector<NameAndVersion>{{"orders", 1}, {"orders", 2}, {"orders", 3}});
+  CHECK(NamesAndVersions(r.Create({"orders@2"})) == std::vector<NameAndVersion>{{"orders", 2}});
+  CHECK(NamesAndVersions(r.Create({"orders@3", "stats"})) ==
+        std::vector<NameAndVersion>{{"orders", 3}, {"stats", 1}});
+  // Picked twice (by name and by name@N): created once.
+  CHECK(NamesAndVersions(r.Create({"orders", "orders@2"})) ==
+        std::vector<NameAndVersion>{{"orders", 1}, {"orders", 2}, {"orders", 3}});
+}
+
+TEST_CASE("selecting a version that is not registered is an error naming it", "[projections][versions]") {
+  projd::ProjectionRegistry r;
+  AddVersion(r, "orders", 1);
+  AddVersion(r, "orders", 2);
+  REQUIRE_THROWS_AS(r.Create({"orders@7"}), std::invalid_argument);
+  REQUIRE_THROWS_WITH(r.Create({"orders@2", "orders@7"}),
+                      Catch::Contains("orders@7") && Catch::Contains("registered: orders"));
+  REQUIRE_THROWS_AS(r.Create({"orders@"}), std::invalid_argument);
 }

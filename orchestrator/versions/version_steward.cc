@@ -95,7 +95,9 @@ void VersionSteward::TrySwitchLocked(const ProjectionVersion& v) {
   request.projection = v.projection;
   request.to_version = v.version;
   request.catch_up_wait = options_.catch_up_wait;
+  const auto started = clock_.Now();
   const auto result = store_.Switch(options_.replica_set, request);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - started);
   {
     std::lock_guard lock(mu_);
     ++status_.switch_attempts;
@@ -109,6 +111,7 @@ void VersionSteward::TrySwitchLocked(const ProjectionVersion& v) {
       auto f = fields;
       f.push_back({"generation", std::to_string(result.generation)});
       f.push_back({"stable_names", std::to_string(result.stable_names)});
+      f.push_back({"took_ms", std::to_string(took.count())});
       logger_.Info("switched readers to the new projection version", f);
       break;
     }

@@ -20,9 +20,11 @@ struct StoredPosition {
 //  - a row of a newer generation: kFenced;
 //  - every row of this generation at its target: kCommitted (a retried unit whose reply
 //    was lost);
-//  - otherwise, with unit.from given, any row of this generation that is not at its `from`:
-//    kMoved (an earlier unit whose outcome was in doubt moved it; applying this batch would
-//    repeat events).
+//  - otherwise, with unit.from given, any row of this generation past its `from`: kMoved (an
+//    earlier unit whose outcome was in doubt moved it; applying this batch would repeat
+//    events). A row behind its `from` is fine: the runner advanced past events that were not
+//    its own (an empty round) and that checkpoint is still on its way through the
+//    persistence core; the unit's write takes the row to its target.
 std::optional<UnitOutcome> CheckUnit(const TransactionalUnit& unit,
                                      const std::vector<std::optional<StoredPosition>>& rows);
 

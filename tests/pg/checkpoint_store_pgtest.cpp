@@ -140,6 +140,28 @@ TEST_CASE("a transactional unit commits its writes with its checkpoint, once", "
   CHECK_THROWS_AS(store.CommitUnit(poison, 5s), projd::HandlerError);  // the projection's, not the database's
 }
 
+TEST_CASE("a unit read past its row's position (the runner's empty-round checkpoint still pending) applies",
+          "[pg][checkpoints][units]") {
+  PgTestSchema db;
+  db.Exec("CREATE TABLE model (n int)");
+  PgCheckpointStore store(db.options());
+  store.Stamp("rs", {"proj"}, {1, 2}, 1, "w");
+  // The runner saw (0, 40] hold none of its events and submitted 40 through the core, which
+  // has not flushed it yet; its next batch is read from 40. Refusing it as "moved" made the
+  // runner re-read the same range until the flush (two workers under a slow writer: a few
+  // refusals a second).
+  projd::TransactionalUnit next{{Cp(1, 90, 1), Cp(2, 90, 1)}, {40, 40}, [](projd::TransactionHandle& h) {
+                                  projd::pg::Work(h).exec0("INSERT INTO model VALUES (1)");
+                                }};
+  CHECK(store.CommitUnit(next, 5s) == projd::UnitOutcome::kCommitted);
+  CHECK(db.Scalar<int>("SELECT count(*) FROM model") == 1);
+  CHECK(db.Scalar<std::int64_t>("SELECT min(position) FROM projd_checkpoints") == 90);
+  // The late flush of 40 moves nothing back.
+  const std::vector<projd::Checkpoint> late{Cp(1, 40, 1)};
+  store.WriteBatch(late, 5s);
+  CHECK(db.Scalar<std::int64_t>("SELECT position FROM projd_checkpoints WHERE partition = 1") == 90);
+}
+
 TEST_CASE("a unit whose batch no longer starts at the stored position applies nothing (compare-and-set)",
           "[pg][checkpoints][units]") {
   PgTestSchema db;

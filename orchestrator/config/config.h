@@ -38,6 +38,9 @@ struct Config {
   // VERSION_SWITCH: auto = a projection version that has caught up becomes active by itself;
   // manual = it waits, ready, for `projd versions promote`.
   bool version_switch_auto = true;
+  // VERSION_RETENTION: how long a retired projection version keeps its tables before a
+  // worker drops it; 0 = until `projd versions drop`.
+  Duration version_retention{0};
 
   // Persistence core
   // PERSISTENCE_INTERVAL and PERSISTENCE_TIMEOUT default to 5s each, less when a short

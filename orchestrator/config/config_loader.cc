@@ -130,6 +130,20 @@ const std::vector<Setting>& Settings() {
          return "";
        },
        [](const Config& c) { return std::string(c.version_switch_auto ? "auto" : "manual"); }},
+      {"VERSION_RETENTION",
+       [](const std::string& text, Config& c) -> std::string {
+         if (text == "0") {  // kept until `projd versions drop`
+           c.version_retention = Duration{0};
+           return "";
+         }
+         const auto d = ParseDuration(text);
+         if (!d || d->count() <= 0) return "not a duration (use 0 for until dropped, or 30m, 24h, 168h)";
+         c.version_retention = *d;
+         return "";
+       },
+       [](const Config& c) {
+         return c.version_retention.count() == 0 ? std::string("0") : FormatDuration(c.version_retention);
+       }},
       DurationSetting("PERSISTENCE_INTERVAL", &Config::persistence_interval),
       DurationSetting("PERSISTENCE_TIMEOUT", &Config::persistence_timeout),
       DurationSetting("FORCE_PERSISTENCE_TIMEOUT", &Config::force_persistence_timeout),

@@ -46,6 +46,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
     VersionStewardOptions vo;
     vo.replica_set = config_.replica_set;
     vo.switch_auto = config_.version_switch_auto;
+    vo.retention = config_.version_retention;
     vo.building_interval = std::min(config_.heartbeat_interval, std::chrono::milliseconds(1000));
     // A switch holds the active version's checkpoints: well inside one persistence batch.
     vo.catch_up_wait = std::min(std::chrono::milliseconds(1000), config_.persistence_timeout / 3);

@@ -23,6 +23,11 @@ std::optional<double> CatchUpEstimate(const ProjectionVersion& v, double positio
   return static_cast<double>(v.max_behind) / positions_per_second;
 }
 
+bool RetentionOver(const ProjectionVersion& v, std::chrono::milliseconds retention) {
+  if (v.state != VersionState::kRetired || retention.count() <= 0) return false;
+  return v.state_age_seconds * 1000.0 >= static_cast<double>(retention.count());
+}
+
 std::optional<int> PromoteTarget(const std::vector<ProjectionVersion>& versions, const std::string& projection) {
   std::optional<int> out;
   for (const auto& v : versions) {

@@ -32,6 +32,9 @@ bool SwitchWorthTrying(const ProjectionVersion& v, double positions_per_second, 
 // (0 when no partition is behind; nullopt while it makes no progress).
 std::optional<double> CatchUpEstimate(const ProjectionVersion& v, double positions_per_second);
 
+// Whether a retired version has been kept for `retention` (0: kept until dropped by hand).
+bool RetentionOver(const ProjectionVersion& v, std::chrono::milliseconds retention);
+
 // The version `projd versions promote NAME` switches to when none is named: the highest
 // building or ready one (nullopt: none).
 std::optional<int> PromoteTarget(const std::vector<ProjectionVersion>& versions, const std::string& projection);

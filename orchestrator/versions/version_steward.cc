@@ -78,6 +78,13 @@ std::chrono::milliseconds VersionSteward::Round() {
 
 void VersionSteward::AdvanceLocked(const std::vector<ProjectionVersion>& versions) {
   for (const auto& v : versions) {
+    if (RetentionOver(v, options_.retention)) {
+      if (store_.Drop(options_.replica_set, v.projection, v.version).dropped) {
+        logger_.Info("dropped a retired projection version kept for VERSION_RETENTION",
+                     {{"projection", v.projection}, {"version", std::to_string(v.version)}});
+      }
+      continue;
+    }
     const auto lane = LaneKey(v.projection, v.version);
     if (!lanes_.count(lane) || !SwitchWorthTrying(v, rates_.PerSecond(lane), options_.catch_up_wait)) continue;
     if (options_.switch_auto) {

@@ -3,7 +3,8 @@
 // lanes run and where their read models live, and for every version this worker builds
 // that has (nearly) caught up: switches to it (VERSION_SWITCH=auto) or marks it ready
 // (manual). Any worker that builds a version may switch it; the store's transaction makes
-// the switch happen once.
+// the switch happen once. Retired versions kept longer than VERSION_RETENTION are dropped
+// by whichever worker sees it first.
 //
 // Thread-safe: Round (the worker's steward thread), Refresh (the coordinator's thread, at a
 // take) and Status (HTTP) may run at once; store calls are serialised.
@@ -29,7 +30,8 @@ struct VersionStewardOptions {
   bool switch_auto = true;                            // VERSION_SWITCH
   std::chrono::milliseconds catch_up_wait{1000};      // a switch holds the active version at most this long
   std::chrono::milliseconds building_interval{1000};  // rounds while this worker builds a version
-  std::chrono::milliseconds idle_interval{10000};     // rounds otherwise (status only)
+  std::chrono::milliseconds idle_interval{10000};     // rounds otherwise (status, retention)
+  std::chrono::milliseconds retention{0};             // VERSION_RETENTION (0: until dropped by hand)
 };
 
 // One version as /status shows it.

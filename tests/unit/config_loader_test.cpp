@@ -97,6 +97,18 @@ TEST_CASE("PROJECTIONS is a comma-separated list, empty means all", "[config]") 
         std::vector<std::string>{"a", "b", "c"});
 }
 
+TEST_CASE("VERSION_SWITCH is auto or manual and VERSION_RETENTION 0 keeps retired versions", "[config][versions]") {
+  const auto defaults = LoadConfig({}, {});
+  CHECK(defaults.config.version_switch_auto);
+  CHECK(defaults.config.version_retention.count() == 0);
+  CHECK(projd::ConfigValueText(defaults.config, "VERSION_RETENTION") == "0");
+  CHECK_FALSE(LoadConfig({{"VERSION_SWITCH", "manual"}}, {}).config.version_switch_auto);
+  CHECK(HasProblem(LoadConfig({{"VERSION_SWITCH", "later"}}, {}), "VERSION_SWITCH=later: unknown mode"));
+  CHECK(LoadConfig({{"VERSION_RETENTION", "168h"}}, {}).config.version_retention == std::chrono::hours(168));
+  CHECK(LoadConfig({{"VERSION_RETENTION", "0"}}, {}).ok());
+  CHECK(HasProblem(LoadConfig({{"VERSION_RETENTION", "-5s"}}, {}), "VERSION_RETENTION=-5s"));
+}
+
 TEST_CASE("the printed DATABASE_URL never shows the password", "[config]") {
   const auto c = LoadConfig({{"DATABASE_URL", "postgresql://u:hunter2@db/x"}}, {});
   CHECK(projd::ConfigValueText(c.config, "DATABASE_URL") == "postgresql://u:****@db/x");

@@ -115,7 +115,7 @@ TEST_CASE("two long projection names that differ only at the end get different s
 
 // --- states ------------------------------------------------------------------------------
 
-TEST_CASE("building, ready and active versions run; retired and dropped ones do not", "[versions]") {
+TEST_CASE("building, ready and active versions run, retired and dropped ones do not", "[versions]") {
   CHECK(projd::VersionRuns(VersionState::kBuilding));
   CHECK(projd::VersionRuns(VersionState::kReady));
   CHECK(projd::VersionRuns(VersionState::kActive));
@@ -206,6 +206,23 @@ TEST_CASE("progress rates are positions per second between observations, smoothe
   CHECK(rates.PerSecond("p@2") == Approx(50.0));
 }
 
+TEST_CASE("a retired version's retention is over once it has been retired that long, never with retention 0",
+          "[versions]") {
+  using projd::RetentionOver;
+  auto retired = V("p", 1, VersionState::kRetired, "s1");
+  retired.state_age_seconds = 3600;
+  CHECK(RetentionOver(retired, std::chrono::hours(1)));
+  CHECK(RetentionOver(retired, 30min));
+  CHECK_FALSE(RetentionOver(retired, std::chrono::hours(2)));
+  CHECK_FALSE(RetentionOver(retired, 0ms));  // kept until dropped by hand
+  for (auto state : {VersionState::kBuilding, VersionState::kReady, VersionState::kActive, VersionState::kDropped}) {
+    INFO(projd::ToString(state));
+    auto v = V("p", 2, state, "s2");
+    v.state_age_seconds = 1e6;
+    CHECK_FALSE(RetentionOver(v, 1000ms));
+  }
+}
+
 TEST_CASE("promote picks the highest building or ready version of the projection", "[versions]") {
   const std::vector<ProjectionVersion> versions{
       V("p", 1, VersionState::kRetired, "s1"), V("p", 2, VersionState::kActive, "s2"),
@@ -253,6 +270,7 @@ class FakeVersionStore final : public projd::VersionStore {
   projd::SwitchOutcome switch_outcome = projd::SwitchOutcome::kSwitched;
   std::vector<std::pair<std::string, projd::SwitchRequest>> switches;
   std::vector<std::string> marked_ready;  // lane keys
+  std::vector<std::string> dropped;       // lane keys
   int lists = 0;
 
   std::vector<ProjectionVersion> Register(const std::string&, const std::string& projection,
@@ -295,7 +313,13 @@ class FakeVersionStore final : public projd::VersionStore {
     out.stable_names = 1;
     return out;
   }
-  projd::DropResult Drop(const std::string&, const std::string&, int) override { return {}; }
+  projd::DropResult Drop(const std::string&, const std::string& projection, int version) override {
+    dropped.push_back(LaneKey(projection, version));
+    auto* v = Find(projection, version);
+    if (!v || v->state == VersionState::kActive || v->state == VersionState::kDropped) return {false, "no"};
+    v->state = VersionState::kDropped;
+    return {true, ""};
+  }
 
   ProjectionVersion* Find(const std::string& projection, int version) {
     for (auto& v : versions) {
@@ -509,4 +533,37 @@ TEST_CASE("a refresh returns the lanes as the store has them, starting from the 
   steward.Refresh();
   CHECK(store.switches.empty());
   CHECK(store.marked_ready.empty());
+}
+
+TEST_CASE("the steward drops a retired version kept longer than the retention, and none with retention 0",
+          "[versions][steward]") {
+  FakeVersionStore store;
+  projd::testing::FakeClock clock;
+  auto old = V("p", 1, VersionState::kRetired, "projd_p_v1");
+  old.state_age_seconds = 7200;
+  auto recent = V("p", 2, VersionState::kRetired, "projd_p_v2");
+  recent.state_age_seconds = 60;
+  const auto active = V("p", 3, VersionState::kActive, "projd_p_v3");
+  auto gone = V("p", 4, VersionState::kDropped, "projd_p_v4");
+  gone.state_age_seconds = 1e6;
+
+  SECTION("retention 0: kept until dropped by hand") {
+    store.versions = {old, recent, active, gone};
+    projd::VersionSteward steward(store, clock, Quiet(), Options(true), {"p@3"});
+    steward.Round();
+    CHECK(store.dropped.empty());
+  }
+  SECTION("retention of an hour: only the version retired two hours ago") {
+    store.versions = {old, recent, active, gone};
+    auto options = Options(true);
+    options.retention = std::chrono::hours(1);
+    projd::VersionSteward steward(store, clock, Quiet(), options, {"p@3"});  // no code of version 1 needed
+    steward.Round();
+    CHECK(store.dropped == std::vector<std::string>{"p"});
+    CHECK(store.versions[0].state == VersionState::kDropped);
+    CHECK(store.switches.empty());
+    clock.Advance(10s);
+    steward.Round();
+    CHECK(store.dropped.size() == 1);  // dropped once
+  }
 }

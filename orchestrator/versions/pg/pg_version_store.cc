@@ -287,6 +287,11 @@ SwitchResult PgVersionStore::Switch(const std::string& replica_set, const Switch
     if (!out.reason.empty()) return out;
     out.from_version = active->version;
     const auto& stable = options_.schema;
+    const auto active_lane = LaneKey(projection, active->version);
+    // The active version's checkpoints before its tables: a transactional batch takes them in
+    // this order (its checkpoint rows, then its writes), so a batch and the switch never wait
+    // for each other in a circle (a deadlock the server ends by aborting one of them).
+    tx.exec_params(kLockLaneSql, replica_set, active_lane);
     // Version 1 in place: its tables move to a schema of their own, and writers of them wait
     // (readers do not) until they have moved.
     std::vector<std::string> in_place;
@@ -294,7 +299,6 @@ SwitchResult PgVersionStore::Switch(const std::string& replica_set, const Switch
       for (const auto& r : tx.exec_params(kLegacyTablesSql, stable, target->schema)) in_place.push_back(r[0].as<std::string>());
       for (const auto& t : in_place) tx.exec0("LOCK TABLE " + tx.quote_name(stable) + "." + tx.quote_name(t) + " IN SHARE MODE");
     }
-    const auto active_lane = LaneKey(projection, active->version);
     if (request.require == SwitchRequest::Require::kCaughtUp) {
       out.partitions_behind =
           HoldUntilCaughtUp(tx, replica_set, active_lane, LaneKey(projection, target->version), request.catch_up_wait);

@@ -30,6 +30,23 @@ void PrintVersions(const std::vector<ProjectionVersion>& versions) {
   }
 }
 
+bool IsActive(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request) {
+  for (const auto& v : store.List(c.replica_set)) {
+    if (v.projection == request.projection && v.version == request.to_version) return v.state == VersionState::kActive;
+  }
+  return false;
+}
+
+// A retired version promoted without --force builds again first: it shows nothing older
+// than the active version (its workers catch it up from its checkpoints).
+void ResumeIfRetired(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request) {
+  if (request.require != SwitchRequest::Require::kCaughtUp) return;
+  if (store.Resume(c.replica_set, request.projection, request.to_version)) {
+    std::cout << request.projection << ": version " << request.to_version
+              << " was retired; it builds again from its checkpoints and is switched to once caught up\n";
+  }
+}
+
 // Switches, retrying a switch that found the version behind until `timeout`.
 int RunSwitch(pg::PgVersionStore& store, const Config& c, SwitchRequest request, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
@@ -42,7 +59,13 @@ int RunSwitch(pg::PgVersionStore& store, const Config& c, SwitchRequest request,
       std::cout << "\n";
       return kExitOk;
     }
-    if (result.outcome == SwitchOutcome::kRefused) throw UsageError(result.reason);
+    if (result.outcome == SwitchOutcome::kRefused) {
+      if (IsActive(store, c, request)) {  // a worker switched it first (VERSION_SWITCH=auto)
+        std::cout << request.projection << ": version " << request.to_version << " is active\n";
+        return kExitOk;
+      }
+      throw UsageError(result.reason);
+    }
     if (std::chrono::steady_clock::now() >= until) {
       std::cerr << "not switched: " << result.reason << " (still, after " << FormatDuration(timeout) << ")\n";
       return kExitFailure;
@@ -92,6 +115,7 @@ void AddPromote(CLI::App& cmd, Invocation& invocation) {
         request.to_version = *target;
       }
       request.require = *force ? SwitchRequest::Require::kNothing : SwitchRequest::Require::kCaughtUp;
+      ResumeIfRetired(store, c, request);
       return RunSwitch(store, c, request, *wait);
     };
   });

@@ -75,6 +75,11 @@ class VersionStore {
   // generation change that fences the old version's batches in flight.
   virtual SwitchResult Switch(const std::string& replica_set, const SwitchRequest& request) = 0;
 
+  // retired -> building again (a version switched away from, to be promoted once caught up),
+  // as a generation change so that workers with its code run it again. False when it was
+  // not retired.
+  virtual bool Resume(const std::string& replica_set, const std::string& projection, int version) = 0;
+
   // Drops a version that is not active: fences its batches, drops its schema, forgets its
   // dead letters, keeps its number as dropped.
   virtual DropResult Drop(const std::string& replica_set, const std::string& projection, int version) = 0;

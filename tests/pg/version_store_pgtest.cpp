@@ -553,6 +553,22 @@ TEST_CASE("a switch back to the retired version re-points the stable names at it
   CHECK(f.db.Scalar<int>("SELECT n FROM " + Id(f.stable) + ".p_totals") == 42);
 }
 
+TEST_CASE("a retired version resumed builds again under a new generation, and only a retired one",
+          "[pg][versions]") {
+  InPlaceV1 f;
+  SetCheckpoint(f.db, "p@2", 0, 100, 5);
+  SetCheckpoint(f.db, "p@2", 1, 200, 5);
+  REQUIRE(f.store.Switch("rs", To(2)).outcome == SwitchOutcome::kSwitched);
+  REQUIRE(f.store.Switch("rs", To(1, 100ms, SwitchRequest::Require::kNothing)).outcome == SwitchOutcome::kSwitched);
+  const auto generation = Generation(f.db);
+  CHECK_FALSE(f.store.Resume("rs", "p", 1));  // active
+  CHECK(f.store.Resume("rs", "p", 2));
+  CHECK(ByVersion(f.store.List("rs")).at(2).state == VersionState::kBuilding);
+  CHECK(Generation(f.db) == generation + 1);  // workers restart their partitions and run it
+  CHECK(f.StableLabel() == "v1");             // readers still see version 1
+  CHECK_FALSE(f.store.Resume("rs", "p", 2));  // building already
+}
+
 TEST_CASE("drop refuses the active version and drops a retired version's schema", "[pg][versions]") {
   InPlaceV1 f;
   SetCheckpoint(f.db, "p@2", 0, 100, 5);

@@ -313,6 +313,12 @@ class FakeVersionStore final : public projd::VersionStore {
     out.stable_names = 1;
     return out;
   }
+  bool Resume(const std::string&, const std::string& projection, int version) override {
+    auto* v = Find(projection, version);
+    if (!v || v->state != VersionState::kRetired) return false;
+    v->state = VersionState::kBuilding;
+    return true;
+  }
   projd::DropResult Drop(const std::string&, const std::string& projection, int version) override {
     dropped.push_back(LaneKey(projection, version));
     auto* v = Find(projection, version);

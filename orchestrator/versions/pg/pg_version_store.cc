@@ -60,6 +60,9 @@ constexpr const char* kLockTimeoutSql = "SET LOCAL lock_timeout = '5s'";
 constexpr const char* kMarkReadySql =
     "UPDATE projd_projection_versions SET state = 'ready', state_changed_at = now()"
     " WHERE replica_set = $1 AND projection = $2 AND version = $3 AND state = 'building'";
+constexpr const char* kResumeSql =
+    "UPDATE projd_projection_versions SET state = 'building', state_changed_at = now()"
+    " WHERE replica_set = $1 AND projection = $2 AND version = $3 AND state = 'retired'";
 constexpr const char* kLockSetSql = "SELECT generation FROM projd_replica_sets WHERE name = $1 FOR UPDATE";
 // Tables of the stable schema that a version moving away from it takes along: those the
 // new version also has (the stable names that become views).
@@ -325,6 +328,20 @@ SwitchResult PgVersionStore::Switch(const std::string& replica_set, const Switch
     tx.commit();
     out.outcome = SwitchOutcome::kSwitched;
     return out;
+  });
+}
+
+bool PgVersionStore::Resume(const std::string& replica_set, const std::string& projection, int version) {
+  return Translate("resume " + LaneKey(projection, version), [&] {
+    pqxx::work tx(Conn());
+    const auto set = tx.exec_params(kLockSetSql, replica_set);
+    if (tx.exec_params(kResumeSql, replica_set, projection, version).affected_rows() == 0) return false;
+    if (!set.empty()) {  // workers restart their partitions and give the version its share
+      tx.exec_params0(kBumpSql, replica_set, set[0][0].as<std::int64_t>() + 1);
+      NotifyGeneration(tx, options_.schema, replica_set);
+    }
+    tx.commit();
+    return true;
   });
 }
 

@@ -24,6 +24,7 @@ class PgVersionStore final : public VersionStore {
   bool PointStableNames(const std::string& replica_set, const std::string& projection, int version) override;
   bool MarkReady(const std::string& replica_set, const std::string& projection, int version) override;
   SwitchResult Switch(const std::string& replica_set, const SwitchRequest& request) override;
+  bool Resume(const std::string& replica_set, const std::string& projection, int version) override;
   DropResult Drop(const std::string& replica_set, const std::string& projection, int version) override;
 
  private:

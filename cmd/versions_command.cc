@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cmd/cli.h"
@@ -30,11 +31,33 @@ void PrintVersions(const std::vector<ProjectionVersion>& versions) {
   }
 }
 
-bool IsActive(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request) {
+std::optional<ProjectionVersion> Find(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request) {
   for (const auto& v : store.List(c.replica_set)) {
-    if (v.projection == request.projection && v.version == request.to_version) return v.state == VersionState::kActive;
+    if (v.projection == request.projection && v.version == request.to_version) return v;
   }
-  return false;
+  return std::nullopt;
+}
+
+bool IsActive(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request) {
+  const auto v = Find(store, c, request);
+  return v && v->state == VersionState::kActive;
+}
+
+// Waits, reading the progress only (no lock), until a switch is worth trying: a switch holds
+// the active version's checkpoints for up to request.catch_up_wait, and doing so while the
+// version is far behind would hold the serving version's batches again and again.
+bool WaitUntilClose(pg::PgVersionStore& store, const Config& c, const SwitchRequest& request,
+                    std::chrono::steady_clock::time_point until) {
+  ProgressRates rates;
+  const auto lane = LaneKey(request.projection, request.to_version);
+  for (;;) {
+    const auto v = Find(store, c, request);
+    if (!v || !VersionRuns(v->state) || v->state == VersionState::kActive) return true;  // Switch says why
+    rates.Observe(lane, v->min_position, std::chrono::steady_clock::now());
+    if (SwitchWorthTrying(*v, rates.PerSecond(lane), request.catch_up_wait)) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the workers go on building it
+  }
 }
 
 // A retired version promoted without --force builds again first: it shows nothing older
@@ -50,7 +73,14 @@ void ResumeIfRetired(pg::PgVersionStore& store, const Config& c, const SwitchReq
 // Switches, retrying a switch that found the version behind until `timeout`.
 int RunSwitch(pg::PgVersionStore& store, const Config& c, SwitchRequest request, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
+  // Inside one persistence batch of the workers (their PERSISTENCE_TIMEOUT), as theirs.
+  request.catch_up_wait = std::min(std::chrono::milliseconds(1000), c.persistence_timeout / 3);
   for (;;) {
+    if (request.require == SwitchRequest::Require::kCaughtUp && !WaitUntilClose(store, c, request, until)) {
+      std::cerr << "not switched: " << LaneKey(request.projection, request.to_version)
+                << " has not caught up with the active version (still, after " << FormatDuration(timeout) << ")\n";
+      return kExitFailure;
+    }
     const auto result = store.Switch(c.replica_set, request);
     if (result.outcome == SwitchOutcome::kSwitched) {
       std::cout << request.projection << ": version " << request.to_version << " is active (was "

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -166,6 +167,16 @@ std::int64_t V1Mismatches(WorkerFleet& fleet, const std::string& relation) {
       " WHERE l.events IS DISTINCT FROM e.n OR l.last_position IS DISTINCT FROM e.lp");
 }
 
+// The lines of worker `name`'s log that contain `phrase`.
+std::vector<std::string> LogLines(WorkerFleet& fleet, const std::string& name, const std::string& phrase) {
+  std::vector<std::string> out;
+  std::istringstream log(fleet.Worker(name).Log());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find(phrase) != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
 void Terminate(WorkerFleet& fleet, const std::string& name) {
   fleet.Worker(name).Signal(SIGTERM);
   const auto code = fleet.Worker(name).Wait(15s);
@@ -254,6 +265,48 @@ void StartOldFleet(WorkerFleet& fleet, int events) {
   REQUIRE(State(fleet, 1) == "active");
   REQUIRE(RecordedSchema(fleet, 1) == "(in place)");
   REQUIRE(RelKind(fleet, fleet.db().schema(), "ledger") == "r");
+}
+
+// VERSION_SWITCH=manual: old code serves version 1, the new pods replace the old ones and
+// build version 2 to ready, `projd versions promote` switches to it, `projd versions
+// rollback` switches back to version 1 (now in its own schema); version 2 is retired.
+void PromoteThenRollBack(WorkerFleet& fleet) {
+  const auto stable = fleet.db().schema();
+  StartOldFleet(fleet, 3000);
+  fleet.UseBinary(kNewCode);
+  for (const auto* n : {"new-1", "new-2"}) fleet.Start(n);
+  REQUIRE(WaitFor([&] { return SettledOn(fleet, 4, "ledger"); }, 30s));
+  for (const auto* n : {"old-1", "old-2"}) Terminate(fleet, n);
+  REQUIRE(WaitFor([&] { return State(fleet, 2) == "ready"; }, 40s));
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger@2"); }, 30s));
+  CHECK(State(fleet, 2) == "ready");  // caught up, but not active by itself
+  CHECK(State(fleet, 1) == "active");
+  CHECK(RelKind(fleet, stable, "ledger") == "r");
+
+  // promote: the stable names show version 2.
+  const auto promote = fleet.Projd({"versions", "promote", "ledger", "--timeout", "30s"});
+  INFO(promote.out << promote.err);
+  REQUIRE(promote.exit_code == 0);
+  CHECK_THAT(promote.out, Catch::Contains("version 2 is active (was 1)"));
+  CHECK(State(fleet, 2) == "active");
+  CHECK(State(fleet, 1) == "retired");
+  CHECK(RelKind(fleet, stable, "ledger") == "v");
+  CHECK(Columns(fleet, stable, "ledger") ==
+        std::vector<std::string>{"aggregate_id", "events", "version_sum", "last_position"});
+  CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
+  CHECK(TypeMismatches(fleet, stable + ".ledger_types") == 0);
+
+  // rollback: version 1 again, from the schema it moved to at the switch.
+  const auto rollback = fleet.Projd({"versions", "rollback", "ledger"});
+  INFO(rollback.out << rollback.err);
+  REQUIRE(rollback.exit_code == 0);
+  CHECK_THAT(rollback.out, Catch::Contains("version 1 is active (was 2)"));
+  CHECK(State(fleet, 1) == "active");
+  CHECK(State(fleet, 2) == "retired");
+  CHECK(RelKind(fleet, stable, "ledger") == "v");
+  CHECK(Columns(fleet, stable, "ledger") == std::vector<std::string>{"aggregate_id", "events", "last_position"});
+  CHECK(RelKind(fleet, stable, "ledger_types").empty());  // version 1 has no such table
+  CHECK(V1Mismatches(fleet, stable + ".ledger") == 0);
 }
 
 }  // namespace
@@ -423,76 +476,83 @@ TEST_CASE("manual promote, switch back with rollback, and drop of the retired ve
   WorkerFleet fleet(LedgerSettings({{"VERSION_SWITCH", "manual"}}));
   schemas.Of(fleet);
   const auto stable = fleet.db().schema();
-  StartOldFleet(fleet, 3000);
-
-  // A complete rollout: new pods replace the old ones; version 2 catches up and waits.
-  fleet.UseBinary(kNewCode);
-  for (const auto* n : {"new-1", "new-2"}) fleet.Start(n);
-  REQUIRE(WaitFor([&] { return SettledOn(fleet, 4, "ledger"); }, 30s));
-  for (const auto* n : {"old-1", "old-2"}) Terminate(fleet, n);
-  REQUIRE(WaitFor([&] { return State(fleet, 2) == "ready"; }, 40s));
-  REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger@2"); }, 30s));
-  CHECK(State(fleet, 2) == "ready");  // caught up, but not active by itself
-  CHECK(State(fleet, 1) == "active");
-  CHECK(RelKind(fleet, stable, "ledger") == "r");
-
-  // promote: the stable names show version 2.
-  const auto promote = fleet.Projd({"versions", "promote", "ledger", "--timeout", "30s"});
-  INFO(promote.out << promote.err);
-  REQUIRE(promote.exit_code == 0);
-  CHECK_THAT(promote.out, Catch::Contains("version 2 is active (was 1)"));
-  CHECK(State(fleet, 2) == "active");
-  CHECK(State(fleet, 1) == "retired");
-  CHECK(RelKind(fleet, stable, "ledger") == "v");
-  CHECK(Columns(fleet, stable, "ledger") ==
-        std::vector<std::string>{"aggregate_id", "events", "version_sum", "last_position"});
-  CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
-  CHECK(TypeMismatches(fleet, stable + ".ledger_types") == 0);
-
-  // rollback: version 1 again, from its own schema, and kept current by the new pods.
-  const auto rollback = fleet.Projd({"versions", "rollback", "ledger"});
-  INFO(rollback.out << rollback.err);
-  REQUIRE(rollback.exit_code == 0);
-  CHECK_THAT(rollback.out, Catch::Contains("version 1 is active (was 2)"));
-  CHECK(State(fleet, 1) == "active");
-  CHECK(State(fleet, 2) == "retired");
-  CHECK(RelKind(fleet, stable, "ledger") == "v");
-  CHECK(Columns(fleet, stable, "ledger") == std::vector<std::string>{"aggregate_id", "events", "last_position"});
-  CHECK(RelKind(fleet, stable, "ledger_types").empty());  // version 1 has no such table
+  PromoteThenRollBack(fleet);
+  // Version 1 is kept current again by the new pods (they have its code).
   fleet.Seed(500, 50, "b");
   REQUIRE(WaitFor([&] { return SettledOn(fleet, 2, "ledger") && fleet.CaughtUp("ledger"); }, 30s));
   CHECK(V1Mismatches(fleet, stable + ".ledger") == 0);
   CHECK(fleet.db().Scalar<std::int64_t>("SELECT sum(events) FROM " + stable + ".ledger") ==
         fleet.db().Scalar<std::int64_t>("SELECT count(*) FROM events"));
 
-  // promote again: version 2 shows what it had, its workers catch it up.
-  const auto again = fleet.Projd({"versions", "promote", "ledger", "2", "--timeout", "30s"});
+  // promote again, now (--force): version 2 shows what it had, its workers catch it up.
+  const auto again = fleet.Projd({"versions", "promote", "ledger", "2", "--force"});
   INFO(again.out << again.err);
   REQUIRE(again.exit_code == 0);
+  CHECK_THAT(again.out, Catch::Contains("version 2 is active (was 1)"));
   CHECK(State(fleet, 2) == "active");
   CHECK(State(fleet, 1) == "retired");
   REQUIRE(WaitFor([&] { return SettledOn(fleet, 2, "ledger@2") && fleet.CaughtUp("ledger@2"); }, 30s));
   CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
   CHECK(TypeMismatches(fleet, stable + ".ledger_types") == 0);
 
-  // drop the retired version 1: its schema goes.
+  // drop the retired version 1: its schema goes, the stable names are version 2's.
   const auto drop1 = fleet.Projd({"versions", "drop", "ledger", "1"});
   INFO(drop1.out << drop1.err);
   REQUIRE(drop1.exit_code == 0);
   CHECK(State(fleet, 1) == "dropped");
   CHECK_FALSE(SchemaExists(fleet, VersionSchema(fleet, 1)));
+  CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
 
   // drop of the active version 2 is refused and changes nothing.
   const auto generation = fleet.Generation();
   const auto drop2 = fleet.Projd({"versions", "drop", "ledger", "2"});
   INFO(drop2.out << drop2.err);
   CHECK(drop2.exit_code == 2);
-  CHECK_THAT(drop2.err, Catch::Contains("active"));
+  CHECK_THAT(drop2.err, Catch::Contains("ledger@2 is active"));
   CHECK(State(fleet, 2) == "active");
   CHECK(SchemaExists(fleet, VersionSchema(fleet, 2)));
   CHECK(fleet.Generation() == generation);
   fleet.Seed(300, 50, "c");
   REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger@2"); }, 30s));
+  CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
+  CHECK(TypeMismatches(fleet, stable + ".ledger_types") == 0);
+}
+
+TEST_CASE("a version switched away from by rollback is promoted again only once it has caught up, never backwards",
+          "[cluster][versions]") {
+  VersionSchemas schemas;
+  WorkerFleet fleet(LedgerSettings({{"VERSION_SWITCH", "manual"}}));
+  schemas.Of(fleet);
+  const auto stable = fleet.db().schema();
+  PromoteThenRollBack(fleet);
+  // Version 1 serves and moves on; version 2, retired, stays where the rollback left it.
+  fleet.Seed(2000, 100, "b");
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger"); }, 30s));
+  Appender writer(fleet.db().options(), 40);
+  StableReader reader(fleet);
+  REQUIRE(WaitFor([&] { return reader.reads() > 5; }, 10s));
+
+  // The fix is deployed; the operator promotes version 2 again without --force: it must not
+  // show readers its stale tables, so the promote waits until it has caught up.
+  const auto again = fleet.Projd({"versions", "promote", "ledger", "2", "--timeout", "30s"});
+  INFO(again.out << again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(State(fleet, 2) == "active");
+  // While it waited, each attempt held version 1's checkpoints only briefly: no worker's
+  // checkpoint writes timed out behind the promote's locks (no breaker opened).
+  for (const auto* n : {"new-1", "new-2"}) {
+    const auto breaker = LogLines(fleet, n, "persistence circuit breaker open");
+    INFO(n << ": " << (breaker.empty() ? "" : breaker.front()));
+    CHECK(breaker.empty());
+  }
+  const auto reads_at_switch = reader.reads();
+  REQUIRE(WaitFor([&] { return reader.reads() > reads_at_switch + 5; }, 10s));
+  writer.Stop();
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger@2"); }, 30s));
+  reader.Stop();
+  const auto problems = reader.problems();
+  for (const auto& p : problems) UNSCOPED_INFO(p);
+  CHECK(problems.empty());
   CHECK(V2Mismatches(fleet, stable + ".ledger") == 0);
   CHECK(TypeMismatches(fleet, stable + ".ledger_types") == 0);
 }

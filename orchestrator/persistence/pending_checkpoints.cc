@@ -177,7 +177,16 @@ bool PendingCheckpoints::AnyInFlight(const std::set<CheckpointKey>& keys) const 
 
 std::vector<Checkpoint> PendingCheckpoints::Unflushed() const {
   std::vector<Checkpoint> out;
-  for (const auto& [k, p] : pending_) out.push_back(p.checkpoint);
+  for (const auto& [k, p] : pending_) {
+    // A runner's empty-round checkpoint that a unit of its generation has since committed
+    // past: writing it would change nothing, so nothing is lost when it is not written.
+    const auto d = durable_.find(k);
+    if (d != durable_.end() && d->second.generation == p.checkpoint.generation &&
+        d->second.position >= p.checkpoint.position) {
+      continue;
+    }
+    out.push_back(p.checkpoint);
+  }
   for (const auto& [k, cp] : in_flight_) out.push_back(cp);
   return out;
 }

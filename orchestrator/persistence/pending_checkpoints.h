@@ -80,7 +80,8 @@ class PendingCheckpoints {
   bool AnyInFlight(const std::set<CheckpointKey>& keys) const;
 
   // --- Shutdown --------------------------------------------------------------------------
-  std::vector<Checkpoint> Unflushed() const;  // pending, then in flight
+  // Pending (but not those a committed unit of their generation is at or past), then in flight.
+  std::vector<Checkpoint> Unflushed() const;
   void AbandonTickets();                      // resolves every waiting ticket as kAbandoned
 
   // --- Figures ---------------------------------------------------------------------------

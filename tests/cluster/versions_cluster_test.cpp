@@ -181,7 +181,9 @@ void Terminate(WorkerFleet& fleet, const std::string& name) {
   fleet.Worker(name).Signal(SIGTERM);
   const auto code = fleet.Worker(name).Wait(15s);
   REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  const auto stopped = LogLines(fleet, name, "worker stopped");
+  INFO(name << ": " << (stopped.empty() ? "no stop line in its log" : stopped.back()));
+  CHECK(*code == 0);  // drained, deregistered: what a rolling deploy's SIGTERM promises
 }
 
 // A reader of the stable name `ledger`, querying it every few milliseconds on its own

@@ -155,3 +155,15 @@ TEST_CASE("pending checkpoints: pressure is the widest lag, measured from what i
   CHECK(l.pending.PressureOf(Key(9)).lag_events == 0);
   l.pending.Written(batch, {});
 }
+
+TEST_CASE("pending checkpoints: an empty round's checkpoint that a committed unit is past is not left unflushed",
+          "[persistence][pending][units]") {
+  Ledger l;
+  l.Submit(Cp(1, 10), SubmitCode::kAccepted);  // the runner's empty round, still pending
+  l.pending.UnitCommitted({Cp(1, 12)});         // its next batch committed past it
+  CHECK(l.pending.Satisfied(l.pending.PendingTargets()));
+  CHECK(l.pending.Unflushed().empty());         // a stop now loses nothing: it has drained
+  l.Submit(Cp(2, 7), SubmitCode::kAccepted);
+  l.Submit(Cp(1, 13), SubmitCode::kCoalesced);  // past the unit: unflushed again
+  CHECK(l.pending.Unflushed().size() == 2);
+}

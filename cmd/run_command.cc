@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include <unistd.h>
 
@@ -27,6 +28,9 @@
 #include "orchestrator/persistence/pg/pg_dead_letter_store.h"
 #include "orchestrator/reading/pg/pg_event_reader.h"
 #include "orchestrator/reading/pg/pg_position_source.h"
+#include "orchestrator/reading/pg/pg_standby_probe.h"
+#include "orchestrator/reading/standby_router.h"
+#include "orchestrator/config/database_url.h"
 #include "orchestrator/common/version.h"
 #include "orchestrator/runtime/worker.h"
 #include "orchestrator/runtime/worker_startup.h"
@@ -58,6 +62,44 @@ pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements st
   return o;
 }
 
+// host:port of a standby's URL, for /status, metrics and logs (never its credentials).
+std::string StandbyName(const std::string& url) {
+  const auto host = ConnectionParameter(url, "host").value_or("localhost");
+  return host + ":" + ConnectionParameter(url, "port").value_or("5432");
+}
+
+// EVENTS_READ_URL: each runner's reader becomes a router over a reader per standby and the
+// primary's; the follower records WAL positions with its marks and a watch probes the standbys.
+void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOptions& reader_options) {
+  std::vector<std::string> names;
+  for (const auto& url : c.events_read_urls) {
+    auto probe_options = Db(c, "standby-watch");
+    probe_options.url = url;
+    parts.standby_probes.push_back(std::make_unique<pg::PgStandbyProbe>(probe_options));
+    names.push_back(StandbyName(url));
+  }
+  parts.wal_marks = std::make_shared<WalMarks>();
+  parts.standby_board = std::make_shared<StandbyBoard>(names);
+  auto next = std::make_shared<std::size_t>(0);  // runners start at different standbys
+  parts.make_reader = [reader_options, urls = c.events_read_urls, fallback = c.standby_fallback_primary,
+                       marks = parts.wal_marks, board = parts.standby_board, next] {
+    static const SystemClock clock;
+    std::vector<std::unique_ptr<StandbySession>> standbys;
+    for (const auto& url : urls) {
+      auto options = reader_options;
+      options.url = url;
+      options.application_name = "projd-standby-reader";
+      standbys.push_back(std::make_unique<pg::PgEventReader>(options));
+    }
+    StandbyRouterOptions ro;
+    ro.fallback_to_primary = fallback;
+    ro.first = (*next)++ % urls.size();
+    return std::make_unique<StandbyRouter>(
+        std::make_unique<pg::PgEventReader>(reader_options), std::move(standbys), *marks, *board, clock,
+        [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }, ro);
+  };
+}
+
 // Everything the worker needs besides its projections. Connects once (PgPositionSource checks
 // the events sequence): a TransientError here is retried by the start-up.
 WorkerParts BuildParts(const Config& c, const Logger& logger) {
@@ -87,6 +129,7 @@ WorkerParts BuildParts(const Config& c, const Logger& logger) {
   parts.listen_monitors = {events_health, generations_health};
   auto reader_options = Db(c, "reader");  // PgEventReader adds its planner settings
   parts.make_reader = [reader_options] { return std::make_unique<pg::PgEventReader>(reader_options); };
+  if (!c.events_read_urls.empty()) AddStandbyReads(parts, c, reader_options);
   const auto dead_letter_options = Db(c, "dead-letters");
   parts.make_dead_letters = [dead_letter_options] {
     return std::make_unique<pg::PgDeadLetterStore>(dead_letter_options);

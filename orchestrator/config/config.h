@@ -35,6 +35,13 @@ struct Config {
   Duration poll_interval{1000};              // POLL_INTERVAL
   Duration gap_grace{2000};                  // GAP_GRACE
   std::vector<std::string> projections;      // PROJECTIONS (empty = all registered)
+  // EVENTS_READ_URL: hot standbys to read events from, in order of preference (empty = the
+  // primary). Checkpoints, coordination and projection transactions stay on DATABASE_URL.
+  std::vector<std::string> events_read_urls;
+  Duration standby_max_lag{10000};           // STANDBY_MAX_LAG: a standby further behind is skipped
+  // STANDBY_FALLBACK: primary = read from DATABASE_URL while no standby can serve; wait =
+  // never read events from the primary, wait for a standby.
+  bool standby_fallback_primary = true;
   // VERSION_SWITCH: auto = a projection version that has caught up becomes active by itself;
   // manual = it waits, ready, for `projd versions promote`.
   bool version_switch_auto = true;

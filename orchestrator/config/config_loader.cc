@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <functional>
+#include <string_view>
 
 #include "orchestrator/config/database_url.h"
 #include "orchestrator/config/duration.h"
@@ -20,6 +21,29 @@ std::string Trim(std::string s) {
   s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
   s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
   return s;
+}
+
+// EVENTS_READ_URL: URLs separated by whitespace, or by a comma that starts another URL (a
+// multi-host URL has commas of its own: postgresql://u@h1:5432,h2:5432/db).
+std::vector<std::string> SplitReadUrls(const std::string& text) {
+  std::vector<std::string> out;
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty()) out.push_back(current);
+    current.clear();
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    const auto rest = std::string_view(text).substr(i + 1);
+    if (std::isspace(static_cast<unsigned char>(ch)) ||
+        (ch == ',' && (rest.rfind("postgresql://", 0) == 0 || rest.rfind("postgres://", 0) == 0))) {
+      flush();
+    } else {
+      current.push_back(ch);
+    }
+  }
+  flush();
+  return out;
 }
 
 // One configuration variable: how to parse its text into the Config, how to print it.
@@ -144,6 +168,30 @@ const std::vector<Setting>& Settings() {
        [](const Config& c) {
          return c.version_retention.count() == 0 ? std::string("0") : FormatDuration(c.version_retention);
        }},
+      {"EVENTS_READ_URL",
+       [](const std::string& text, Config& c) -> std::string {
+         c.events_read_urls = SplitReadUrls(text);
+         for (const auto& url : c.events_read_urls) {
+           if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0) {
+             return "each standby must be a postgresql:// URL (separate several by commas or spaces)";
+           }
+         }
+         return "";
+       },
+       [](const Config& c) {
+         std::string s;
+         for (const auto& u : c.events_read_urls) s += (s.empty() ? "" : ",") + MaskDatabaseUrl(u);
+         return s.empty() ? std::string("(the primary)") : s;
+       }},
+      DurationSetting("STANDBY_MAX_LAG", &Config::standby_max_lag),
+      {"STANDBY_FALLBACK",
+       [](const std::string& text, Config& c) -> std::string {
+         if (text == "primary") c.standby_fallback_primary = true;
+         else if (text == "wait") c.standby_fallback_primary = false;
+         else return "unknown mode (use primary or wait)";
+         return "";
+       },
+       [](const Config& c) { return std::string(c.standby_fallback_primary ? "primary" : "wait"); }},
       DurationSetting("PERSISTENCE_INTERVAL", &Config::persistence_interval),
       DurationSetting("PERSISTENCE_TIMEOUT", &Config::persistence_timeout),
       DurationSetting("FORCE_PERSISTENCE_TIMEOUT", &Config::force_persistence_timeout),
@@ -313,7 +361,7 @@ std::string ConfigValueText(const Config& config, const std::string& variable) {
   for (const auto& s : Settings()) {
     if (variable == s.variable) {
       const auto v = s.print(config);
-      return variable == "DATABASE_URL" ? MaskDatabaseUrl(v) : v;
+      return variable == "DATABASE_URL" ? MaskDatabaseUrl(v) : v;  // EVENTS_READ_URL masks its own
     }
   }
   return "";
@@ -343,7 +391,9 @@ LoadedConfig LoadConfig(const SettingMap& env, const SettingMap& flags, const Fi
     const std::string value = name == "DATABASE_URL" ? *text : Trim(*text);
     const std::string err = s.parse(value, out.config);
     if (!err.empty()) {
-      const std::string shown = name == "DATABASE_URL" ? MaskDatabaseUrl(value) : value;
+      const std::string shown = name == "DATABASE_URL"      ? MaskDatabaseUrl(value)
+                                : name == "EVENTS_READ_URL" ? MaskSecrets(value)
+                                                            : value;
       out.problems.push_back({name, name + "=" + shown + ": " + err});
     }
   }

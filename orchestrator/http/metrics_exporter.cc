@@ -108,6 +108,32 @@ void VersionFigures(Families& f, const VersionsStatus& v) {
   }
 }
 
+// The standbys of EVENTS_READ_URL (nothing without), labelled by host:port.
+void StandbyFigures(Families& f, const std::optional<StandbyReadFigures>& figures) {
+  if (!figures) return;
+  for (const auto& s : figures->standbys) {
+    const Labels l{{"standby", s.name}};
+    f.Gauge("standby_lag_bytes", "WAL the standby has not replayed: the primary's insert position minus its replay.",
+            static_cast<double>(s.lag_bytes), l);
+    f.Gauge("standby_lag_seconds", "How long ago the primary had WAL the standby has not replayed.",
+            std::chrono::duration<double>(s.lag).count(), l);
+    for (auto c : {StandbyCondition::kUnknown, StandbyCondition::kUsable, StandbyCondition::kDown,
+                   StandbyCondition::kLagging, StandbyCondition::kPromoted, StandbyCondition::kOtherHistory,
+                   StandbyCondition::kPrimaryUnknown}) {
+      auto labels = l;
+      labels.push_back({"condition", ConditionName(c)});
+      f.Gauge("standby_condition", "1 for the standby's current condition.", s.condition == c ? 1 : 0, labels);
+    }
+    f.Counter("standby_batches_total", "Event batches read from the standby.", static_cast<double>(s.batches), l);
+    f.Counter("standby_read_errors_total", "Reads that failed on the standby (each went to another source).",
+              static_cast<double>(s.read_errors), l);
+  }
+  f.Counter("standby_primary_batches_total", "Event batches read from the primary because no standby could serve.",
+            static_cast<double>(figures->primary_batches));
+  f.Counter("standby_waits_total", "Reads that found no standby had replayed far enough and returned nothing.",
+            static_cast<double>(figures->waits));
+}
+
 }  // namespace
 
 std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
@@ -215,6 +241,8 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
           static_cast<double>(s.mark.stored_mark));
   f.Counter("high_water_mark_errors_total", "Failed high-water-mark database calls (each retried).",
             static_cast<double>(s.mark.errors));
+
+  StandbyFigures(f, s.standby_reads);
 
   // LISTEN connections (wake-ups; polling covers their outages).
   f.Declare("listen_connection_losses_total", "Outages of a LISTEN connection (lost, or never established).",

@@ -80,6 +80,31 @@ nlohmann::json VersionsJson(const VersionsStatus& v) {
           {"last_error", v.last_error}};
 }
 
+// The standbys of EVENTS_READ_URL (null without).
+nlohmann::json StandbyReadsJson(const std::optional<StandbyReadFigures>& f) {
+  if (!f) return nullptr;
+  nlohmann::json standbys = nlohmann::json::array();
+  for (const auto& s : f->standbys) {
+    nlohmann::json replayed = nullptr, timeline = nullptr;
+    if (s.facts) {
+      replayed = s.facts->replayed.lsn;
+      timeline = s.facts->replayed.timeline;
+    }
+    standbys.push_back({{"standby", s.name},
+                        {"condition", ConditionName(s.condition)},
+                        {"replayed_lsn", replayed},
+                        {"timeline", timeline},
+                        {"lag_bytes", s.lag_bytes},
+                        {"lag_seconds", std::chrono::duration<double>(s.lag).count()},
+                        {"batches", s.batches},
+                        {"read_errors", s.read_errors},
+                        {"probe_errors", s.probe_errors},
+                        {"condition_changes", s.condition_changes},
+                        {"last_error", s.last_error}});
+  }
+  return {{"standbys", standbys}, {"primary_batches", f->primary_batches}, {"waits", f->waits}};
+}
+
 nlohmann::json StatusJson(const WorkerStatus& s) {
   const auto& c = s.coordination;
   nlohmann::json projections = nlohmann::json::array();
@@ -163,12 +188,15 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"projections", projections},
       {"projection_versions", VersionsJson(s.versions)},
       {"high_water_mark", mark},
+      {"standby_reads", StandbyReadsJson(s.standby_reads)},
       {"listen", listeners},
       {"persistence", PersistenceStatsJson(s.persistence)},
       {"ready", ReadinessJson(CheckReadiness(s))},
   };
 }
 
-nlohmann::json ReadinessJson(const Readiness& r) { return {{"ready", r.ready}, {"reasons", r.reasons}}; }
+nlohmann::json ReadinessJson(const Readiness& r) {
+  return {{"ready", r.ready}, {"reasons", r.reasons}, {"degraded", r.degraded}};
+}
 
 }  // namespace projd::http

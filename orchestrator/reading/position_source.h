@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "orchestrator/reading/high_water_mark.h"
+#include "orchestrator/reading/wal_marks.h"
 
 namespace projd {
 
@@ -63,6 +64,10 @@ class PositionSource {
   // Records `mark` as proven for `history`; does nothing when that is no longer the current
   // history; never lowers a stored mark of the same history.
   virtual void SaveProvenMark(std::int64_t mark, const std::string& history) = 0;
+  // The primary's WAL insert position now (for standby reads: WalMarks); read after a mark
+  // was proven, it is at or past the commit of every event the mark relies on. nullopt
+  // where there is no WAL (fakes).
+  virtual std::optional<WalPosition> ReadWalPosition() { return std::nullopt; }
 };
 
 }  // namespace projd

@@ -349,6 +349,9 @@ bool ProjectionRunner::Recover(Delivery outcome, Backoff& backoff) {
 }
 
 void ProjectionRunner::BatchDone(const Batch& batch, Clock::Monotonic::time_point started) {
+  // A read that returned nothing and moved nothing (a standby not yet replayed that far) is
+  // no progress: the runner may turn `stalled`.
+  if (batch.events.empty() && batch.progress.checkpoints.empty()) return;
   isolation_.OnSuccess();
   backlog_ = backlog_ || batch.full;
   batch_durations_.Observe(clock_.Now() - started);

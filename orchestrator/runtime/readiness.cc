@@ -31,6 +31,14 @@ Readiness CheckReadiness(const WorkerStatus& s) {
                           " at position " + std::to_string(p.position) + " by its error policy");
     }
   }
+  if (s.standby_reads) {
+    for (const auto& sb : s.standby_reads->standbys) {
+      if (sb.condition == StandbyCondition::kUsable) continue;
+      auto why = std::string("standby ") + sb.name + " not used for reading events: " + ConditionName(sb.condition);
+      if (sb.condition == StandbyCondition::kDown && !sb.last_error.empty()) why += ": " + sb.last_error;
+      r.degraded.push_back(why);
+    }
+  }
   r.ready = r.reasons.empty();
   return r;
 }

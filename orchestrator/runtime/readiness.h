@@ -3,7 +3,8 @@
 // assigned to it, no projection is stopped by its error policy and none is retrying a
 // database error (runner state `failing` on the database's account), and the persistence
 // core's checkpoint transactions succeed (breaker closed, fewer than two failures in a
-// row: one blip does not flap readiness). Pure logic.
+// row: one blip does not flap readiness). A standby of EVENTS_READ_URL that is not used
+// (reads go to the primary or wait) makes it degraded, not unready. Pure logic.
 #pragma once
 
 #include <string>
@@ -19,6 +20,8 @@ inline constexpr int kFailedPersistenceUnready = 2;
 struct Readiness {
   bool ready = false;
   std::vector<std::string> reasons;  // why not; empty when ready
+  // Working, but not as configured (a standby of EVENTS_READ_URL not used): ready still.
+  std::vector<std::string> degraded;
 };
 
 Readiness CheckReadiness(const WorkerStatus& status);

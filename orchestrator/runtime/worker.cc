@@ -53,6 +53,11 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
     steward_ = std::make_unique<VersionSteward>(*parts_.versions, clock_, logger_.Child("versions"), vo, Projections());
     steward_->SetInitial(parts_.lanes);
   }
+  if (parts_.wal_marks && parts_.standby_board && !parts_.standby_probes.empty()) {
+    standby_watch_ = std::make_unique<StandbyWatch>(std::move(parts_.standby_probes), *parts_.wal_marks,
+                                                    *parts_.standby_board, clock_, logger_.Child("standby"),
+                                                    config_.standby_max_lag);
+  }
 }
 
 Worker::~Worker() {
@@ -62,6 +67,7 @@ Worker::~Worker() {
   mark_thread_.Join();
   listen_thread_.Join();
   versions_thread_.Join();
+  standby_thread_.Join();
 }
 
 void Worker::Start() {
@@ -69,6 +75,7 @@ void Worker::Start() {
   mark_thread_.Start([this] { Supervise("high-water-mark follower", [this] { FollowMark(); }); });
   listen_thread_.Start([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
   if (steward_) versions_thread_.Start([this] { Supervise("version steward", [this] { StewardVersions(); }); });
+  if (standby_watch_) standby_thread_.Start([this] { Supervise("standby watch", [this] { WatchStandbys(); }); });
   for (auto& r : runners_) r->Start();
   coordinator_->Start();
   logger_.Info("worker started", {{"replica_set", config_.replica_set}, {"worker_id", info_.worker_id},
@@ -130,6 +137,7 @@ ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
   if (!mark_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("mark follower");
   if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
   if (!versions_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("version steward");
+  if (!standby_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("standby watch");
   ShutdownState state;
   SetShutdown([&](ShutdownState& s) {
     s.abandoned = abandoned;
@@ -180,6 +188,7 @@ WorkerStatus Worker::Status() const {
   s.stopping = shut_down_.load();
   for (const auto& m : parts_.listen_monitors) s.listeners.push_back(m->Status());
   if (steward_) s.versions = steward_->Status();
+  if (parts_.standby_board) s.standby_reads = parts_.standby_board->Figures();
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;
@@ -267,6 +276,7 @@ void Worker::FollowMark() {
       std::lock_guard lock(mark_status_mu_);
       mark_status_ = std::move(status);
     }
+    if (advanced) RecordWalPosition();
     mark_.Publish(follower_->mark(), advanced);
     if (stop_) break;
     parts_.wait_for_events(std::min(config_.poll_interval, std::chrono::milliseconds(1000)));
@@ -278,6 +288,32 @@ void Worker::StewardVersions() {
     const auto next = clock_.Now() + steward_->Round();
     ApplyLanes(steward_->Lanes());
     while (!stop_ && clock_.Now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Standby reads: the WAL insert position read now, after the mark was proven, holds every
+// commit the mark relies on. Recorded before the mark is published, so a runner that sees a
+// mark finds its position. A failure records nothing: standbys serve older marks meanwhile.
+void Worker::RecordWalPosition() {
+  if (!parts_.wal_marks) return;
+  try {
+    if (const auto at = parts_.positions->ReadWalPosition()) {
+      parts_.wal_marks->Record(follower_->mark(), *at, clock_.Now());
+    }
+    if (!wal_error_.empty()) logger_.Info("reading the WAL position works again");
+    wal_error_.clear();
+  } catch (const std::exception& e) {
+    if (wal_error_ != e.what()) logger_.Warn("reading the WAL position failed; retrying", {{"error", e.what()}});
+    wal_error_ = e.what();
+  }
+}
+
+void Worker::WatchStandbys() {
+  const auto interval = std::min(config_.poll_interval, std::chrono::milliseconds(1000));
+  while (!stop_) {
+    const auto next = clock_.Now() + interval;
+    standby_watch_->Round();
+    while (!stop_ && clock_.Now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 

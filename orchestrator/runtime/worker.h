@@ -36,6 +36,8 @@
 #include "orchestrator/runtime/worker_status.h"
 #include "orchestrator/runtime/projection_runner.h"
 #include "orchestrator/reading/published_mark.h"
+#include "orchestrator/reading/standby_watch.h"
+#include "orchestrator/reading/wal_marks.h"
 #include "orchestrator/versions/version_steward.h"
 
 namespace projd {
@@ -61,6 +63,12 @@ struct WorkerParts {
   NotificationWait wait_for_events;                    // new events committed
   NotificationWait wait_for_generation;                // generation formed / acknowledged
   std::function<std::unique_ptr<EventReader>()> make_reader;  // one per runner
+  // Reading events from hot standbys (EVENTS_READ_URL; all optional): the marks with the WAL
+  // positions the follower records for the readers, the board their routers consult, and a
+  // probe per standby for the standby watch.
+  std::shared_ptr<WalMarks> wal_marks;
+  std::shared_ptr<StandbyBoard> standby_board;
+  std::vector<std::unique_ptr<StandbyProbe>> standby_probes;
   std::function<std::unique_ptr<DeadLetterStore>()> make_dead_letters;  // one per runner
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
   // The health of the LISTEN connections behind the two waits, for Status() (optional).
@@ -100,6 +108,8 @@ class Worker final : public PartitionOwner {
   void FollowMark();
   void ListenForGenerations();
   void StewardVersions();
+  void WatchStandbys();
+  void RecordWalPosition();
   // Tells the sinks where their read models live now; returns the lanes that run.
   LaneStates ApplyLanes(const LaneStates& lanes);
   ProjectionRunner* RunnerFor(const std::string& projection);
@@ -118,6 +128,7 @@ class Worker final : public PartitionOwner {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<HighWaterMarkFollower> follower_;
   std::unique_ptr<VersionSteward> steward_;  // null without parts_.versions
+  std::unique_ptr<StandbyWatch> standby_watch_;  // null without standbys
 
   void SetShutdown(const std::function<void(ShutdownState&)>& change);
 
@@ -127,6 +138,8 @@ class Worker final : public PartitionOwner {
   AwaitableThread mark_thread_;
   AwaitableThread listen_thread_;
   AwaitableThread versions_thread_;
+  AwaitableThread standby_thread_;
+  std::string wal_error_;  // the last failure to read the WAL position (mark thread only)
   std::atomic<bool> shut_down_{false};
   mutable std::mutex shutdown_mu_;
   ShutdownState shutdown_;

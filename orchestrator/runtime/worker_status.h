@@ -18,6 +18,7 @@
 #include "orchestrator/runtime/listen_monitor.h"
 #include "orchestrator/persistence/persistence_stats.h"
 #include "orchestrator/runtime/projection_runner.h"
+#include "orchestrator/reading/standby_board.h"
 #include "orchestrator/versions/version_steward.h"
 
 namespace projd {
@@ -39,6 +40,8 @@ struct WorkerStatus {
   std::vector<ListenStatus> listeners;  // the LISTEN connections ("events", "generations")
   bool stopping = false;     // SIGTERM received: draining
   VersionsStatus versions;   // the replica set's projection versions (known = false without)
+  // The standbys of EVENTS_READ_URL and the batches read from each (nullopt without).
+  std::optional<StandbyReadFigures> standby_reads;
 };
 
 // `s` with every error text masked (MaskSecrets with the password of `database_url`): texts

@@ -8,6 +8,7 @@
 #include "orchestrator/pg/error_translation.h"
 #include "orchestrator/reading/pg/partition_index.h"
 #include "orchestrator/reading/pg/pg_event_store.h"
+#include "orchestrator/reading/pg/pg_standby_probe.h"
 #include "orchestrator/pg/sql_array.h"
 
 namespace projd::pg {
@@ -94,6 +95,7 @@ PgEventReader::~PgEventReader() = default;
 pqxx::connection& PgEventReader::Conn() {
   if (!conn_ || !conn_->is_open()) {
     conn_ = Connect(options_);
+    ++session_;
     conn_->prepare(kBatchStatement, BatchSql());  // parsed and planned once per session
     prepared_fills_.clear();
   }
@@ -166,6 +168,16 @@ ReadResult PgEventReader::ReadWalked(const ReadRequest& request, std::int64_t lo
     result.scanned_to = result.events.back().event.global_position;
   }
   return result;
+}
+
+StandbyFacts PgEventReader::Replayed() {
+  try {
+    return ReadStandbyFacts(Conn());
+  } catch (const std::exception&) {
+    conn_.reset();
+    merge_.Clear();
+    Rethrow("read the standby's replay position");
+  }
 }
 
 std::string PgEventReader::Plan() const {

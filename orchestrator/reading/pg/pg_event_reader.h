@@ -1,7 +1,8 @@
 // PgEventReader: EventReader over PostgreSQL on its own connection (opened with
 // max_parallel_workers_per_gather=0: a batch is a short index range scan, and a parallel
 // plan per page costs several times more). Reconnects on the next call after a broken
-// connection. Not thread-safe.
+// connection. Not thread-safe. On a hot standby it also reports how far its session has
+// replayed (StandbySession, for StandbyRouter).
 //
 // Two plans (docs/reading.md, "Reads that scale with the workers"): a reader that finds the
 // per-partition index of its partition count (partition_index.h) and owns few enough
@@ -19,17 +20,21 @@
 #include <pqxx/connection>
 
 #include "orchestrator/reading/event_reader.h"
+#include "orchestrator/reading/standby_router.h"
 #include "orchestrator/reading/partition_merge.h"
 #include "orchestrator/pg/connection.h"
 
 namespace projd::pg {
 
-class PgEventReader final : public EventReader {
+class PgEventReader final : public StandbySession {
  public:
   explicit PgEventReader(ConnectionOptions options);
   ~PgEventReader() override;
 
   ReadResult ReadBatch(const ReadRequest& request) override;
+  // StandbySession: on a standby of EVENTS_READ_URL, how far this session has replayed.
+  StandbyFacts Replayed() override;
+  std::uint64_t Session() const override { return session_; }
 
   // The SQL (for EXPLAIN in tests and docs): a batch of the primary-key walk, and one fill
   // of the per-partition read for `partitions`.
@@ -69,6 +74,7 @@ class PgEventReader final : public EventReader {
   std::set<int> prepared_fills_;            // fill statements prepared on this session (by P)
   PartitionMerge merge_;
   ReadPlan last_plan_ = ReadPlan::kNone;
+  std::uint64_t session_ = 0;  // sessions opened so far
 };
 
 }  // namespace projd::pg

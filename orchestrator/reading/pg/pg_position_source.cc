@@ -5,6 +5,7 @@
 #include "orchestrator/common/errors.h"
 #include "orchestrator/pg/error_translation.h"
 #include "orchestrator/pg/sql_array.h"
+#include "orchestrator/reading/pg/pg_standby_probe.h"
 
 namespace projd::pg {
 namespace {
@@ -236,6 +237,10 @@ void PgPositionSource::SaveProvenMark(std::int64_t mark, const std::string& hist
     tx.exec_params(save_mark_sql_, mark, history);
     tx.commit();
   });
+}
+
+std::optional<WalPosition> PgPositionSource::ReadWalPosition() {
+  return Translate("read the WAL position", [&] { return ReadPrimaryWalPosition(Conn()); });
 }
 
 }  // namespace projd::pg

@@ -26,6 +26,7 @@ class PgPositionSource final : public PositionSource {
   std::optional<HoldingTransaction> OldestWriter(const std::vector<WriteLockHolder>& writers) override;
   StoredMark LoadProvenMark() override;
   void SaveProvenMark(std::int64_t mark, const std::string& history) override;
+  std::optional<WalPosition> ReadWalPosition() override;
 
  private:
   pqxx::connection& Conn();

@@ -109,6 +109,34 @@ TEST_CASE("VERSION_SWITCH is auto or manual and VERSION_RETENTION 0 keeps retire
   CHECK(HasProblem(LoadConfig({{"VERSION_RETENTION", "-5s"}}, {}), "VERSION_RETENTION=-5s"));
 }
 
+TEST_CASE("EVENTS_READ_URL lists standbys; STANDBY_MAX_LAG and STANDBY_FALLBACK have documented defaults",
+          "[config][standby]") {
+  const auto defaults = LoadConfig({}, {});
+  CHECK(defaults.config.events_read_urls.empty());
+  CHECK(defaults.config.standby_max_lag == 10s);
+  CHECK(defaults.config.standby_fallback_primary);
+  CHECK(projd::ConfigValueText(defaults.config, "EVENTS_READ_URL") == "(the primary)");
+  const auto c = LoadConfig(
+      {{"EVENTS_READ_URL",
+        " postgresql://r:p%2Cw@s1:5433/db,postgresql://r@s2/db postgres://u@h1:5432,h2:5432/db?target_session_attrs=any "},
+       {"STANDBY_MAX_LAG", "30s"},
+       {"STANDBY_FALLBACK", "wait"}},
+      {});
+  REQUIRE(c.ok());
+  CHECK(c.config.events_read_urls == std::vector<std::string>{"postgresql://r:p%2Cw@s1:5433/db", "postgresql://r@s2/db",
+                                                               "postgres://u@h1:5432,h2:5432/db?target_session_attrs=any"});
+  CHECK(c.config.standby_max_lag == 30s);
+  CHECK_FALSE(c.config.standby_fallback_primary);
+  const auto shown = projd::ConfigValueText(c.config, "EVENTS_READ_URL");
+  CHECK(shown.find("p%2Cw") == std::string::npos);
+  CHECK(shown.find("s2") != std::string::npos);
+  const auto bad = LoadConfig({{"EVENTS_READ_URL", "host=s1 password=hunter22"}}, {});
+  CHECK(HasProblem(bad, "EVENTS_READ_URL="));
+  for (const auto& p : bad.problems) CHECK(p.message.find("hunter22") == std::string::npos);
+  CHECK(HasProblem(LoadConfig({{"STANDBY_FALLBACK", "never"}}, {}), "STANDBY_FALLBACK=never: unknown mode"));
+  CHECK(HasProblem(LoadConfig({{"STANDBY_MAX_LAG", "0s"}}, {}), "STANDBY_MAX_LAG"));
+}
+
 TEST_CASE("the printed DATABASE_URL never shows the password", "[config]") {
   const auto c = LoadConfig({{"DATABASE_URL", "postgresql://u:hunter2@db/x"}}, {});
   CHECK(projd::ConfigValueText(c.config, "DATABASE_URL") == "postgresql://u:****@db/x");

@@ -207,7 +207,7 @@ int RunWorker(const Invocation& invocation) {
     http::WorkerEndpoints endpoints;
     endpoints.status = [&]() {
       std::lock_guard lock(worker_mu);
-      if (worker) return MaskSecretsIn(worker->Status(), c.database_url);
+      if (worker) return MaskSecretsIn(worker->Status(), c.database_url, c.events_read_urls);
       WorkerStatus starting;
       starting.worker_id = info.worker_id;
       starting.worker_name = info.worker_name;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -111,6 +112,7 @@ EmbeddedPostgres::~EmbeddedPostgres() {
   } catch (const std::exception&) {
     Kill();
   }
+  DropStandbySlot();
   std::error_code ec;
   fs::remove_all(base_dir_, ec);
 }
@@ -161,15 +163,7 @@ std::string EmbeddedPostgres::LogTail() const {
 void EmbeddedPostgres::Start() {
   if (running_) return;
   const bool as_user = uid_ >= 0;
-  if (!initialized_) {
-    const int rc = RunTool("initdb", {"-D", data_dir_, "-U", kSuperuser, "--auth=trust",
-                                      "-E", "UTF8", "--locale=C", "--no-sync"},
-                           as_user);
-    if (rc != 0) {
-      throw std::runtime_error("initdb failed (exit " + std::to_string(rc) + "): " + LogTail());
-    }
-    initialized_ = true;
-  }
+  if (!initialized_) InitDataDir();
   std::string server_opts = "-c listen_addresses=127.0.0.1 -k " + base_dir_;
   for (const auto& [k, v] : options_.settings) server_opts += " -c " + k + "=" + v;
   const std::string wait = std::to_string(options_.timeout.count());
@@ -189,12 +183,70 @@ void EmbeddedPostgres::Start() {
   }
   if (!running_) throw std::runtime_error("PostgreSQL did not start: " + last_error);
   if (!database_created_) {
-    const int rc = RunTool("createdb", {"-h", base_dir_, "-p", std::to_string(port_), "-U",
-                                        kSuperuser, options_.database},
-                           as_user);
-    if (rc != 0) throw std::runtime_error("createdb failed: " + LogTail());
+    // A standby has its primary's databases (and could not create one).
+    if (options_.standby_of_port == 0) {
+      const int rc = RunTool("createdb", {"-h", base_dir_, "-p", std::to_string(port_), "-U",
+                                          kSuperuser, options_.database},
+                             as_user);
+      if (rc != 0) throw std::runtime_error("createdb failed: " + LogTail());
+    }
     database_created_ = true;
   }
+}
+
+void EmbeddedPostgres::InitDataDir() {
+  const bool as_user = uid_ >= 0;
+  if (options_.standby_of_port == 0) {
+    const int rc = RunTool("initdb", {"-D", data_dir_, "-U", kSuperuser, "--auth=trust",
+                                      "-E", "UTF8", "--locale=C", "--no-sync"},
+                           as_user);
+    if (rc != 0) {
+      throw std::runtime_error("initdb failed (exit " + std::to_string(rc) + "): " + LogTail());
+    }
+  } else {
+    // A slot of its own keeps the primary's WAL until this standby has it: a standby that
+    // was stopped or killed resumes streaming. -R writes standby.signal and primary_conninfo.
+    static std::atomic<int> standbys{0};
+    slot_ = "projd_standby_" + std::to_string(::getpid()) + "_" + std::to_string(++standbys);
+    const int rc = RunTool("pg_basebackup",
+                           {"-h", "127.0.0.1", "-p", std::to_string(options_.standby_of_port), "-U",
+                            kSuperuser, "-D", data_dir_, "-R", "-X", "stream", "-c", "fast", "-C",
+                            "-S", slot_, "--no-sync"},
+                           as_user);
+    if (rc != 0) {
+      // slot_ stays: the destructor drops the slot if the backup created it.
+      throw std::runtime_error("pg_basebackup failed (exit " + std::to_string(rc) + "): " + LogTail());
+    }
+  }
+  initialized_ = true;
+}
+
+void EmbeddedPostgres::Promote() {
+  const int rc = RunTool("pg_ctl", {"-D", data_dir_, "-w", "-t",
+                                    std::to_string(options_.timeout.count()), "promote"},
+                         uid_ >= 0);
+  if (rc != 0) throw std::runtime_error("pg_ctl promote failed: " + LogTail());
+}
+
+// The slot is busy until the primary's walsender notices the stopped standby: retry for up
+// to 10 s. A slot that does not exist is no error; errors are ignored (the primary may be gone; its slots die with it).
+void EmbeddedPostgres::DropStandbySlot() noexcept {
+  if (slot_.empty()) return;
+  const std::string sql =
+      "DO $$BEGIN FOR i IN 1..100 LOOP "
+      "PERFORM pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+      "WHERE slot_name = '" + slot_ + "' AND NOT active; "
+      "EXIT WHEN NOT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'); "
+      "PERFORM pg_sleep(0.1); END LOOP; END$$";
+  try {
+    RunTool("psql", {"-X", "-q", "-d",
+                     "host=127.0.0.1 port=" + std::to_string(options_.standby_of_port) + " user=" +
+                         kSuperuser + " dbname=postgres connect_timeout=5",
+                     "-c", sql},
+            uid_ >= 0);
+  } catch (const std::exception&) {
+  }
+  slot_.clear();
 }
 
 void EmbeddedPostgres::Stop(StopMode mode) {

@@ -4,8 +4,11 @@
 
 namespace projd {
 
-WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url) {
-  const auto mask = [&](std::string& text) { text = MaskSecrets(text, database_url); };
+WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url, const std::vector<std::string>& read_urls) {
+  const auto mask = [&](std::string& text) {
+    text = MaskSecrets(text, database_url);
+    for (const auto& url : read_urls) text = MaskSecrets(text, url);
+  };
   mask(s.coordination.last_error);
   mask(s.persistence.last_error);
   for (auto& runner : s.runners) {
@@ -14,6 +17,9 @@ WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url) {
   }
   if (s.mark.held_by) mask(s.mark.held_by->application_name);
   mask(s.versions.last_error);
+  if (s.standby_reads) {
+    for (auto& standby : s.standby_reads->standbys) mask(standby.last_error);
+  }
   return s;
 }
 

@@ -46,8 +46,9 @@ struct WorkerStatus {
 
 // `s` with every error text masked (MaskSecrets with the password of `database_url`): texts
 // that come from projections or libpq may carry the password in any form, and /status and
-// /readyz are served without authentication.
-WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url);
+// /readyz are served without authentication. The passwords of `read_urls` (EVENTS_READ_URL)
+// are masked the same way.
+WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url, const std::vector<std::string>& read_urls = {});
 
 // A projection's lag in positions: the mark minus its lowest owned checkpoint (0 when it
 // owns nothing); nullopt while the mark is unknown.

@@ -51,3 +51,11 @@ echo "command: ${cmd[*]}"
 start=$(date +%s)
 "${cmd[@]}"
 echo "($(( $(date +%s) - start )) s)"
+
+echo
+echo "== standby_reads.sh"
+cmd=("$build_dir/tests/projd-testpg" --standby -- bash bench/standby_reads.sh "$build_dir/cmd/projd" ${PROJD_BENCH_EVENTS:-})
+echo "command: ${cmd[*]}"
+start=$(date +%s)
+"${cmd[@]}"
+echo "($(( $(date +%s) - start )) s)"

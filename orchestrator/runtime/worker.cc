@@ -309,6 +309,9 @@ void Worker::RecordWalPosition() {
 }
 
 void Worker::WatchStandbys() {
+  // The first probe waits for the first recorded WAL position: without it every standby
+  // would be `primary_unknown` for a round, and the first batches would go to the primary.
+  while (!stop_ && !parts_.wal_marks->Latest()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const auto interval = std::min(config_.poll_interval, std::chrono::milliseconds(1000));
   while (!stop_) {
     const auto next = clock_.Now() + interval;

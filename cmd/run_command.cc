@@ -75,6 +75,7 @@ void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOp
   for (const auto& url : c.events_read_urls) {
     auto probe_options = Db(c, "standby-watch");
     probe_options.url = url;
+    probe_options.client_deadline = c.standby_max_lag;  // a frozen standby does not hold the watch
     parts.standby_probes.push_back(std::make_unique<pg::PgStandbyProbe>(probe_options));
     names.push_back(StandbyName(url));
   }
@@ -82,6 +83,7 @@ void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOp
   parts.standby_board = std::make_shared<StandbyBoard>(names);
   auto next = std::make_shared<std::size_t>(0);  // runners start at different standbys
   parts.make_reader = [reader_options, urls = c.events_read_urls, fallback = c.standby_fallback_primary,
+                       max_lag = c.standby_max_lag,
                        marks = parts.wal_marks, board = parts.standby_board, next] {
     static const SystemClock clock;
     std::vector<std::unique_ptr<StandbySession>> standbys;
@@ -89,6 +91,7 @@ void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOp
       auto options = reader_options;
       options.url = url;
       options.application_name = "projd-standby-reader";
+      options.client_deadline = max_lag;  // a frozen standby: the batch goes elsewhere
       standbys.push_back(std::make_unique<pg::PgEventReader>(options));
     }
     StandbyRouterOptions ro;

@@ -8,6 +8,7 @@
 // -c statement_timeout in options=) wins over projd's.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,6 +34,9 @@ struct ConnectionOptions {
   // A projection version's schema, searched before `schema` (unqualified names of its
   // read model land there); empty = none.
   std::string read_model_schema;
+  // A client-side bound for each statement of readers that use it (SocketDeadline: for
+  // servers that may hang rather than refuse, the standbys of EVENTS_READ_URL); 0 = none.
+  std::chrono::milliseconds client_deadline{0};
 };
 
 // The libpq `options` of a connection: the user's own options= from the URL, then

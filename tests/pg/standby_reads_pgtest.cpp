@@ -5,9 +5,15 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cctype>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -56,6 +62,36 @@ pg::ConnectionOptions On(const std::string& url, const PgTestSchema& db) {
   return o;
 }
 
+// The processes whose parent is `parent` (from /proc).
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const auto close = line.rfind(')');  // "pid (comm) state ppid ..."
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent) out.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return out;
+}
+
+// SIGSTOP or SIGCONT to the postmaster and every backend of a server (each backend is a
+// session of its own): a server that hangs rather than refuses.
+void SignalServer(const EmbeddedPostgres& server, int signal) {
+  std::ifstream pidfile(server.data_dir() + "/postmaster.pid");
+  pid_t pid = 0;
+  REQUIRE((pidfile >> pid));
+  if (signal == SIGSTOP) REQUIRE(::kill(pid, signal) == 0);  // first: it forks no more
+  for (const auto child : ChildrenOf(pid)) ::kill(child, signal);
+  if (signal != SIGSTOP) REQUIRE(::kill(pid, signal) == 0);
+}
+
 void Exec(const std::string& url, const std::string& sql) {
   pqxx::connection c(url);
   pqxx::nontransaction tx(c);
@@ -86,12 +122,14 @@ struct StandbyReading {
   StandbyWatch watch;
   StandbyRouter router;
 
-  StandbyReading(const pg::ConnectionOptions& primary, const pg::ConnectionOptions& standby)
+  StandbyReading(const pg::ConnectionOptions& primary, const pg::ConnectionOptions& standby,
+                 bool fallback_to_primary = false)
       : source(primary),
         follower(source, clock, std::chrono::milliseconds(100)),
         watch(Probes(standby), marks, board, clock, Logger("test", "off", LogFormat::kText), std::chrono::hours(1)),
         router(std::make_unique<pg::PgEventReader>(primary), Sessions(standby), marks, board, clock,
-               [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }, StandbyRouterOptions{false}) {}
+               [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); },
+               StandbyRouterOptions{fallback_to_primary}) {}
 
   static std::vector<std::unique_ptr<StandbyProbe>> Probes(const pg::ConnectionOptions& o) {
     std::vector<std::unique_ptr<StandbyProbe>> out;
@@ -204,6 +242,69 @@ TEST_CASE("a router reads every committed event from the standby exactly once, w
   CHECK(reading.board.Figures().standbys[0].batches > 0);
   const auto committed = db.Scalar<std::int64_t>("SELECT count(*) FROM events");
   CHECK(committed == 650);
+}
+
+TEST_CASE("a frozen standby costs a read its client deadline, then the batch comes from the primary", "[standby]") {
+  Pair pair;
+  PgTestSchema db(pair.primary.Url(), true);
+  auto standby = On(pair.standby->Url(), db);
+  standby.client_deadline = std::chrono::milliseconds(1000);
+  StandbyReading reading(db.options(), standby, true);
+  ReadRequest request;
+  request.partition_count = 1;
+  request.after[0] = 0;
+  request.limit = 100;
+  std::int64_t delivered = 0;
+  auto read = [&] {
+    request.high_water_mark = reading.follower.mark();
+    const auto r = reading.router.ReadBatch(request);
+    delivered += static_cast<std::int64_t>(r.events.size());
+    request.after[0] = std::max(request.after[0], r.scanned_to);
+  };
+  Write(db, 0, 10);
+  REQUIRE(WaitFor([&] {
+    reading.Round();
+    read();
+    return delivered == 10;
+  }, 30s));
+  CHECK(reading.board.Figures().primary_batches == 0);
+
+  SignalServer(*pair.standby, SIGSTOP);
+  Write(db, 100, 10);
+  REQUIRE(WaitFor([&] {
+    if (reading.follower.Advance()) reading.marks.Record(reading.follower.mark(), *reading.source.ReadWalPosition(),
+                                                         reading.clock.Now());
+    return reading.follower.mark() >= 20;
+  }, 30s));
+  // The session's replay position cannot be read: the deadline ends the wait, the primary serves.
+  auto frozen_read = std::async(std::launch::async, read);
+  const bool returned = frozen_read.wait_for(60s) == std::future_status::ready;
+  if (!returned) SignalServer(*pair.standby, SIGCONT);
+  REQUIRE(returned);
+  frozen_read.get();
+  CHECK(delivered == 20);
+  auto figures = reading.board.Figures();
+  CHECK(figures.primary_batches == 1);
+  CHECK(figures.standbys[0].read_errors == 1);
+  // The watch's probe is bounded the same way and marks it down.
+  reading.watch.Round();
+  CHECK(reading.board.Figures().standbys[0].condition == StandbyCondition::kDown);
+
+  SignalServer(*pair.standby, SIGCONT);
+  Write(db, 200, 10);
+  REQUIRE(WaitFor([&] {
+    reading.Round();
+    read();
+    return delivered == 30 && reading.board.Usable(0);
+  }, 30s));
+  const auto before = reading.board.Figures().standbys[0].batches;
+  Write(db, 300, 10);
+  REQUIRE(WaitFor([&] {
+    reading.Round();
+    read();
+    return delivered == 40;
+  }, 30s));
+  CHECK(reading.board.Figures().standbys[0].batches > before);
 }
 
 }  // namespace projd

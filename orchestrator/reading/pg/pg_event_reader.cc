@@ -102,6 +102,11 @@ pqxx::connection& PgEventReader::Conn() {
   return *conn_;
 }
 
+SocketDeadline::Guard PgEventReader::Bounded() {
+  const int fd = options_.client_deadline.count() > 0 ? Conn().sock() : -1;
+  return SocketDeadline::Guard(deadline_, fd, options_.client_deadline);
+}
+
 bool PgEventReader::PrefersMerge(int partitions, std::size_t owned) {
   // The walk visits about P/k rows per row it returns (sequentially: cheap neighbours); the
   // per-partition read visits the rows it returns (a random heap access each) plus one
@@ -172,6 +177,7 @@ ReadResult PgEventReader::ReadWalked(const ReadRequest& request, std::int64_t lo
 
 StandbyFacts PgEventReader::Replayed() {
   try {
+    const auto bounded = Bounded();
     return ReadStandbyFacts(Conn());
   } catch (const std::exception&) {
     conn_.reset();
@@ -196,6 +202,7 @@ ReadResult PgEventReader::ReadBatch(const ReadRequest& request) {
   for (const auto& [p, position] : request.after) lowest = std::min(lowest, position);
   if (lowest >= request.high_water_mark) return ReadResult{{}, request.high_water_mark};
   try {
+    const auto bounded = Bounded();
     // One statement per batch or fill, one snapshot each: no BEGIN/COMMIT round trips.
     const bool merge = UseMerge(request.partition_count, request.after.size());
     auto result = merge ? ReadMerged(request) : ReadWalked(request, lowest);

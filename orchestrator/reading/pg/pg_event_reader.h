@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -23,6 +24,7 @@
 #include "orchestrator/reading/standby_router.h"
 #include "orchestrator/reading/partition_merge.h"
 #include "orchestrator/pg/connection.h"
+#include "orchestrator/pg/socket_deadline.h"
 
 namespace projd::pg {
 
@@ -56,6 +58,8 @@ class PgEventReader final : public StandbySession {
 
  private:
   pqxx::connection& Conn();
+  // Bounds the statements of the caller's scope by options_.client_deadline (if any).
+  SocketDeadline::Guard Bounded();
   bool UseMerge(int partitions, std::size_t owned);
   pqxx::result ExecWalk(const ReadRequest& request, std::int64_t lowest);
   ReadResult ReadWalked(const ReadRequest& request, std::int64_t lowest);
@@ -75,6 +79,7 @@ class PgEventReader final : public StandbySession {
   PartitionMerge merge_;
   ReadPlan last_plan_ = ReadPlan::kNone;
   std::uint64_t session_ = 0;  // sessions opened so far
+  SocketDeadline deadline_;
 };
 
 }  // namespace projd::pg

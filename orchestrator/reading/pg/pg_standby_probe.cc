@@ -54,6 +54,7 @@ PgStandbyProbe::~PgStandbyProbe() = default;
 StandbyFacts PgStandbyProbe::Probe() {
   try {
     if (!conn_ || !conn_->is_open()) conn_ = Connect(options_);
+    const SocketDeadline::Guard bounded(deadline_, conn_->sock(), options_.client_deadline);
     return ReadStandbyFacts(*conn_);
   } catch (const std::exception&) {
     conn_.reset();

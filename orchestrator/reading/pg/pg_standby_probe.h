@@ -1,5 +1,6 @@
 // PgStandbyProbe: StandbyProbe over PostgreSQL on its own connection to one standby of
-// EVENTS_READ_URL; reconnects on the next call after a failure. ReadStandbyFacts and
+// EVENTS_READ_URL; reconnects on the next call after a failure; a probe not answered
+// within ConnectionOptions::client_deadline fails (a frozen standby). ReadStandbyFacts and
 // ReadPrimaryWalPosition hold the SQL of both ends (also used by PgEventReader and
 // PgPositionSource): docs/reading.md, "Reading from hot standbys". Not thread-safe.
 #pragma once
@@ -9,6 +10,7 @@
 #include <pqxx/connection>
 
 #include "orchestrator/pg/connection.h"
+#include "orchestrator/pg/socket_deadline.h"
 #include "orchestrator/reading/standby_probe.h"
 
 namespace projd::pg {
@@ -28,6 +30,7 @@ class PgStandbyProbe final : public StandbyProbe {
  private:
   ConnectionOptions options_;
   std::unique_ptr<pqxx::connection> conn_;
+  SocketDeadline deadline_;  // options_.client_deadline, when set
 };
 
 }  // namespace projd::pg

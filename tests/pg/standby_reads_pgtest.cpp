@@ -16,11 +16,15 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <pqxx/pqxx>
 
 #include "devtools/embedded_postgres.h"
 #include "orchestrator/common/clock.h"
 #include "orchestrator/common/logging.h"
+#include "orchestrator/pg/socket_deadline.h"
 #include "orchestrator/reading/high_water_mark_follower.h"
 #include "orchestrator/reading/pg/pg_event_reader.h"
 #include "orchestrator/reading/pg/pg_position_source.h"
@@ -305,6 +309,28 @@ TEST_CASE("a frozen standby costs a read its client deadline, then the batch com
     return delivered == 40;
   }, 30s));
   CHECK(reading.board.Figures().standbys[0].batches > before);
+}
+
+TEST_CASE("SocketDeadline ends a blocked read at its deadline and never touches the socket after Disarm",
+          "[standby]") {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  pg::SocketDeadline deadline;
+  {
+    // Disarmed in time: the socket stays usable.
+    const pg::SocketDeadline::Guard guard(deadline, fds[0], std::chrono::milliseconds(60000));
+  }
+  REQUIRE(::write(fds[1], "x", 1) == 1);
+  char c = 0;
+  CHECK(::read(fds[0], &c, 1) == 1);
+  // Armed: a read that would block forever returns (end of stream) once the deadline fires.
+  deadline.Arm(fds[0], std::chrono::milliseconds(50));
+  auto blocked = std::async(std::launch::async, [&] { return ::read(fds[0], &c, 1); });
+  REQUIRE(blocked.wait_for(30s) == std::future_status::ready);
+  CHECK(blocked.get() == 0);
+  CHECK(deadline.Disarm());
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace projd

@@ -62,12 +62,6 @@ pg::ConnectionOptions Db(const Config& c, const std::string& role, Statements st
   return o;
 }
 
-// host:port of a standby's URL, for /status, metrics and logs (never its credentials).
-std::string StandbyName(const std::string& url) {
-  const auto host = ConnectionParameter(url, "host").value_or("localhost");
-  return host + ":" + ConnectionParameter(url, "port").value_or("5432");
-}
-
 // EVENTS_READ_URL: each runner's reader becomes a router over a reader per standby and the
 // primary's; the follower records WAL positions with its marks and a watch probes the standbys.
 void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOptions& reader_options) {
@@ -77,7 +71,7 @@ void AddStandbyReads(WorkerParts& parts, const Config& c, const pg::ConnectionOp
     probe_options.url = url;
     probe_options.client_deadline = c.standby_max_lag;  // a frozen standby does not hold the watch
     parts.standby_probes.push_back(std::make_unique<pg::PgStandbyProbe>(probe_options));
-    names.push_back(StandbyName(url));
+    names.push_back(UrlHostPort(url));  // never its credentials
   }
   parts.wal_marks = std::make_shared<WalMarks>();
   parts.standby_board = std::make_shared<StandbyBoard>(names);

@@ -509,4 +509,16 @@ bool SetsServerSetting(std::string_view libpq_options, std::string_view name) {
   return false;
 }
 
+std::string UrlHostPort(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  auto authority = url.substr(scheme + 3);
+  authority = authority.substr(0, authority.find_first_of("/?"));
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority = authority.substr(at + 1);
+  std::string hosts(authority.empty() ? "localhost" : authority);
+  if (hosts.find(',') == std::string::npos && hosts.rfind(':') == std::string::npos) hosts += ":5432";
+  if (hosts.front() == '[' && hosts.back() == ']') hosts += ":5432";  // [v6] without a port
+  return hosts;
+}
+
 }  // namespace projd

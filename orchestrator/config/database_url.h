@@ -52,6 +52,11 @@ std::string WithConnectionParameter(std::string_view url, std::string_view key,
 // libpq's backslash escapes, `-` read as `_` and case ignored, as the server reads them.
 bool SetsServerSetting(std::string_view libpq_options, std::string_view name);
 
+// The hosts and ports of a postgresql:// URL as "host:port" (port 5432 when absent; a
+// multi-host URL keeps its list, "h1:5432,h2:5433"), for naming a server in status and
+// metrics without its credentials. "" when `url` is not a URL.
+std::string UrlHostPort(std::string_view url);
+
 // True when `name` is a plain SQL identifier projd accepts as DATABASE_SCHEMA:
 // [A-Za-z_][A-Za-z0-9_]*, at most 63 bytes.
 bool IsValidSchemaName(std::string_view name);

@@ -59,7 +59,10 @@ std::int64_t StandbyRouter::Served(std::size_t i, bool refresh) {
     known.facts = session.Replayed();
     known.session = session.Session();
   }
-  if (!known.facts->in_recovery) return 0;  // promoted meanwhile: the watch will tell
+  if (!known.facts->in_recovery) {
+    known.facts.reset();
+    throw TransientError("the standby is not in recovery (promoted)");  // the next source serves
+  }
   return marks_.MarkServedBy(known.facts->replayed);
 }
 

@@ -195,3 +195,14 @@ TEST_CASE("a server setting in the user's options= is found in every form the se
   // An escaped space keeps the value in one switch: no statement_timeout is set here.
   CHECK_FALSE(SetsServerSetting("-c application_name=a\\ -c\\ statement_timeout=1", "statement_timeout"));
 }
+
+TEST_CASE("a standby is named by the hosts and ports of its URL, never its credentials", "[database_url][standby]") {
+  CHECK(projd::UrlHostPort("postgresql://r:s3cr%40t@replica-1:5433/app?sslmode=disable") == "replica-1:5433");
+  CHECK(projd::UrlHostPort("postgresql://r@replica-2/app") == "replica-2:5432");
+  CHECK(projd::UrlHostPort("postgres://u:p@h1:5432,h2:5433/db") == "h1:5432,h2:5433");
+  CHECK(projd::UrlHostPort("postgresql://u:p@[::1]/db") == "[::1]:5432");
+  CHECK(projd::UrlHostPort("postgresql://u:p@[::1]:6000/db") == "[::1]:6000");
+  CHECK(projd::UrlHostPort("postgresql:///db") == "localhost:5432");
+  CHECK(projd::UrlHostPort("postgresql://a:b@c@host:1/db") == "host:1");
+  CHECK(projd::UrlHostPort("host=x") == "");
+}

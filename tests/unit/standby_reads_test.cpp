@@ -320,7 +320,7 @@ TEST_CASE("with STANDBY_FALLBACK=wait no event is read from the primary", "[stan
   CHECK(f.sleeps.size() == 1);
 }
 
-TEST_CASE("a promoted standby serves nothing, even before the watch notices", "[standby]") {
+TEST_CASE("a promoted standby serves nothing, even before the watch notices: the primary serves", "[standby]") {
   Fixture f;
   auto router = f.Router();
   f.stream.rows = {{1, 0, 10}};
@@ -329,8 +329,10 @@ TEST_CASE("a promoted standby serves nothing, even before the watch notices", "[
   f.Usable();
   f.standby->in_recovery = false;
   const auto r = router->ReadBatch(AllOf(1, 1));
-  CHECK(r.events.empty());
+  CHECK(r.events.size() == 1);  // from the primary, at once
+  CHECK(f.primary->reads == 1);
   CHECK(f.standby->reads == 0);
+  CHECK_FALSE(f.board.Usable(0));
 }
 
 TEST_CASE("random commit orders and replay progress: every event exactly once, in order", "[standby]") {

@@ -109,7 +109,7 @@ TEST_CASE("VERSION_SWITCH is auto or manual and VERSION_RETENTION 0 keeps retire
   CHECK(HasProblem(LoadConfig({{"VERSION_RETENTION", "-5s"}}, {}), "VERSION_RETENTION=-5s"));
 }
 
-TEST_CASE("EVENTS_READ_URL lists standbys; STANDBY_MAX_LAG and STANDBY_FALLBACK have documented defaults",
+TEST_CASE("EVENTS_READ_URL lists standbys, STANDBY_MAX_LAG and STANDBY_FALLBACK have documented defaults",
           "[config][standby]") {
   const auto defaults = LoadConfig({}, {});
   CHECK(defaults.config.events_read_urls.empty());

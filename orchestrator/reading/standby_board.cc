@@ -2,8 +2,8 @@
 
 namespace projd {
 
-StandbyBoard::StandbyBoard(std::vector<std::string> names) : size_(names.size()) {
-  for (auto& n : names) entries_.push_back({StandbyStatus{.name = std::move(n)}, false});
+StandbyBoard::StandbyBoard(std::vector<std::string> names) : size_(names.size()), names_(std::move(names)) {
+  for (const auto& n : names_) entries_.push_back({StandbyStatus{.name = n}, false});
 }
 
 void StandbyBoard::Probed(std::size_t i, StandbyCondition condition, const std::optional<StandbyFacts>& facts,
@@ -24,13 +24,6 @@ bool StandbyBoard::Usable(std::size_t i) const {
   std::lock_guard lock(mu_);
   const auto& e = entries_.at(i);
   return e.status.condition == StandbyCondition::kUsable && !e.failed_since_probe;
-}
-
-std::optional<WalPosition> StandbyBoard::History(std::size_t i) const {
-  std::lock_guard lock(mu_);
-  const auto& facts = entries_.at(i).status.facts;
-  if (!facts) return std::nullopt;
-  return facts->replayed;
 }
 
 void StandbyBoard::ReadFailed(std::size_t i, const std::string& error) {

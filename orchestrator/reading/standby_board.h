@@ -45,8 +45,8 @@ class StandbyBoard {
               std::uint64_t lag_bytes, std::chrono::milliseconds lag, const std::string& error);
   // Runners may read from standby i: usable at the latest probe, and no read failed on it since.
   bool Usable(std::size_t i) const;
-  // The timeline and system the latest probe of standby i saw.
-  std::optional<WalPosition> History(std::size_t i) const;
+  // host:port of standby i (fixed at construction).
+  const std::string& Name(std::size_t i) const { return names_.at(i); }
   void ReadFailed(std::size_t i, const std::string& error);
   void CountStandbyBatch(std::size_t i);
   void CountPrimaryBatch();
@@ -59,6 +59,7 @@ class StandbyBoard {
     bool failed_since_probe = false;
   };
   const std::size_t size_;
+  const std::vector<std::string> names_;
   mutable std::mutex mu_;
   std::vector<Entry> entries_;
   std::int64_t primary_batches_ = 0;

@@ -36,8 +36,7 @@ void StandbyWatch::ProbeOne(std::size_t i) {
   const auto condition = AssessStandby(facts, primary, lag, max_lag_);
   board_.Probed(i, condition, facts, lag_bytes, lag, error);
   if (condition == last_[i]) return;
-  const auto name = board_.Figures().standbys.at(i).name;
-  LogFields fields{{"standby", name}, {"condition", ConditionName(condition)}, {"was", ConditionName(last_[i])}};
+  LogFields fields{{"standby", board_.Name(i)}, {"condition", ConditionName(condition)}, {"was", ConditionName(last_[i])}};
   if (!error.empty()) fields.push_back({"error", error});
   if (condition == StandbyCondition::kLagging) fields.push_back({"lag_ms", std::to_string(lag.count())});
   if (condition == StandbyCondition::kUsable || condition == StandbyCondition::kPrimaryUnknown) {

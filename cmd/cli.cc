@@ -65,6 +65,8 @@ int Main(int argc, char** argv, const SettingMap& env, const ProjectionRegistry&
   AddDeadLettersCommand(app, invocation);
   AddVersionsCommand(app, invocation);
   AddHealthcheckCommand(app, invocation);
+  AddProjectionsCommand(app, invocation);
+  AddWaitCommand(app, invocation);
 
   try {
     app.parse(argc, argv);

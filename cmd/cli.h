@@ -71,5 +71,10 @@ void AddRebuildCommand(CLI::App& app, Invocation& invocation);
 void AddDeadLettersCommand(CLI::App& app, Invocation& invocation);
 void AddVersionsCommand(CLI::App& app, Invocation& invocation);
 void AddHealthcheckCommand(CLI::App& app, Invocation& invocation);
+void AddProjectionsCommand(CLI::App& app, Invocation& invocation);
+void AddWaitCommand(CLI::App& app, Invocation& invocation);
+// The subcommands of `projd projections` (cmd/projections_command.cc adds the group).
+void AddPauseCommands(CLI::App& projections, Invocation& invocation);  // pause, resume
+void AddResetCommand(CLI::App& projections, Invocation& invocation);   // reset
 
 }  // namespace projd::cli

@@ -24,6 +24,7 @@
 #include "orchestrator/versions/lane_key.h"
 #include "orchestrator/versions/pg/pg_version_store.h"
 #include "projections/version_setup.h"
+#include "orchestrator/control/pg/pg_control_store.h"
 #include "orchestrator/coordination/pg/pg_coordination_store.h"
 #include "orchestrator/persistence/pg/pg_dead_letter_store.h"
 #include "orchestrator/reading/pg/pg_event_reader.h"
@@ -115,6 +116,7 @@ WorkerParts BuildParts(const Config& c, const Logger& logger) {
     return std::make_unique<pg::PgCheckpointStore>(options, timeout);
   };
   parts.versions = std::make_unique<pg::PgVersionStore>(Db(c, "versions"));
+  parts.control = std::make_unique<pg::PgControlStore>(Db(c, "control"));
   parts.positions = std::make_unique<pg::PgPositionSource>(Db(c, "mark"));
   auto events_health = std::make_shared<ListenMonitor>("events", clock, logger.Child("listen"));
   auto events = std::make_shared<pg::EventNotifier>(Db(c, "listen"), events_health);

@@ -214,7 +214,12 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
       f.Declare("projection_lag_seconds", lag_seconds_help, MetricType::Gauge);
     }
     f.Gauge("projection_position", "Lowest owned position of the projection.", static_cast<double>(r.min_position), p);
-    for (const auto* st : {"idle", "running", "caught_up", "held", "failing", "stalled", "stopped"}) {
+    f.Gauge("projection_paused", "1 while an operator pause covers a partition of the projection.",
+            r.paused.Empty() ? 0 : 1, p);
+    const auto paused_here = std::count_if(r.owned.begin(), r.owned.end(), [&](int q) { return r.paused.Covers(q); });
+    f.Gauge("projection_paused_owned_partitions", "Partitions owned here that an operator paused.",
+            static_cast<double>(paused_here), p);
+    for (const auto* st : {"idle", "running", "caught_up", "held", "failing", "stalled", "stopped", "paused"}) {
       auto labels = p;
       labels.push_back({"state", st});
       f.Gauge("projection_state", "1 for the projection runner's current state.", ToString(r.state) == st ? 1 : 0,
@@ -243,6 +248,11 @@ std::string RenderMetrics(const WorkerStatus& s, const HttpFigures& http) {
             static_cast<double>(s.mark.errors));
 
   StandbyFigures(f, s.standby_reads);
+
+  if (s.control) {
+    f.Counter("operator_control_errors_total", "Failed reads of the pauses or writes of the partition states (retried).",
+              static_cast<double>(s.control->errors));
+  }
 
   // LISTEN connections (wake-ups; polling covers their outages).
   f.Declare("listen_connection_losses_total", "Outages of a LISTEN connection (lost, or never established).",

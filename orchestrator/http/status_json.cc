@@ -105,6 +105,18 @@ nlohmann::json StandbyReadsJson(const std::optional<StandbyReadFigures>& f) {
   return {{"standbys", standbys}, {"primary_batches", f->primary_batches}, {"waits", f->waits}};
 }
 
+nlohmann::json ControlJson(const std::optional<OperatorControlStatus>& c) {
+  if (!c) return nullptr;
+  nlohmann::json pauses = nlohmann::json::array();
+  for (const auto& p : c->pauses) {
+    pauses.push_back({{"projection", p.projection},
+                      {"partition", p.partition == kEveryPartition ? nlohmann::json("every") : nlohmann::json(p.partition)},
+                      {"paused_by", p.paused_by},
+                      {"reason", p.reason}});
+  }
+  return {{"pauses_known", c->pauses_known}, {"pauses", pauses}, {"errors", c->errors}, {"last_error", c->last_error}};
+}
+
 nlohmann::json StatusJson(const WorkerStatus& s) {
   const auto& c = s.coordination;
   nlohmann::json projections = nlohmann::json::array();
@@ -131,6 +143,8 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"replayed", r.replayed},
         {"read_plan", r.read_plan},
         {"stopped_partitions", stopped},
+        {"owned_partitions", r.owned},
+        {"paused", {{"every", r.paused.every}, {"partitions", r.paused.partitions}}},
         {"last_error", r.last_error},
         {"last_error_database", r.database_error},
     });
@@ -189,6 +203,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
       {"projection_versions", VersionsJson(s.versions)},
       {"high_water_mark", mark},
       {"standby_reads", StandbyReadsJson(s.standby_reads)},
+      {"control", ControlJson(s.control)},
       {"listen", listeners},
       {"persistence", PersistenceStatsJson(s.persistence)},
       {"ready", ReadinessJson(CheckReadiness(s))},
@@ -196,7 +211,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
 }
 
 nlohmann::json ReadinessJson(const Readiness& r) {
-  return {{"ready", r.ready}, {"reasons", r.reasons}, {"degraded", r.degraded}};
+  return {{"ready", r.ready}, {"reasons", r.reasons}, {"degraded", r.degraded}, {"paused", r.paused}};
 }
 
 }  // namespace projd::http

@@ -10,13 +10,21 @@ BatchPlan PlanBatch(const BatchPlanInput& in) {
   BatchPlan plan;
   plan.request.partition_count = in.partition_count;
   std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
+  bool paused_behind = false;
+  bool every_paused = !in.owned.empty();
   for (const auto& [p, o] : in.owned) {
     if (in.stopped.count(p)) continue;
+    if (in.paused.Covers(p)) {
+      paused_behind = paused_behind || o.position < in.mark;
+      continue;
+    }
+    every_paused = false;
     plan.partitions.emplace(p, o);
     plan.request.after[p] = o.position;
     lowest = std::min(lowest, o.position);
   }
   plan.caught_up = plan.partitions.empty() || lowest >= in.mark;
+  plan.paused = plan.caught_up && (paused_behind || every_paused);
   if (plan.caught_up) return plan;
   plan.isolating = in.isolation.IsolatingAt(lowest);
   plan.request.high_water_mark = in.mark;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/control/pauses.h"
 #include "orchestrator/persistence/checkpoint.h"
 #include "orchestrator/reading/event.h"
 #include "orchestrator/reading/event_reader.h"
@@ -29,6 +30,7 @@ struct OwnedPartition {
 struct BatchPlanInput {
   const std::map<int, OwnedPartition>& owned;
   const std::set<int>& stopped;  // policy `stop`: these partitions are not read
+  const PausedPartitions& paused;  // an operator's pause: these partitions are not read either
   int partition_count = 0;
   std::int64_t mark = 0;  // the high-water mark: nothing above it is read
   const PoisonIsolation& isolation;
@@ -40,6 +42,9 @@ struct BatchPlan {
   std::map<int, OwnedPartition> partitions;
   // Nothing to read: no such partition, or each is at the mark.
   bool caught_up = false;
+  // Caught up only because of an operator's pause: a paused partition is below the mark,
+  // or every owned partition is paused.
+  bool paused = false;
   // A poison event is being isolated: one event per batch.
   bool isolating = false;
   // Unless caught up: after each partition's position, up to the mark, `limit` 1 while

@@ -29,6 +29,7 @@ std::string ToString(RunnerState s) {
     case RunnerState::kFailing: return "failing";
     case RunnerState::kStalled: return "stalled";
     case RunnerState::kStopped: return "stopped";
+    case RunnerState::kPaused: return "paused";
   }
   return "unknown";
 }
@@ -50,6 +51,7 @@ ProjectionRunner::ProjectionRunner(BatchSink& sink, std::unique_ptr<EventReader>
       on_fenced_(std::move(on_fenced)),
       isolation_(policy_) {
   status_.projection = name_;
+  paused_.every = options_.await_pauses;  // unknown yet: read nothing
   last_caught_up_ = clock_.Now();
 }
 
@@ -133,11 +135,30 @@ void ProjectionRunner::Fenced(int partition, std::int64_t generation) {
   if (dropped && on_fenced_) on_fenced_(name_, partition);
 }
 
+void ProjectionRunner::SetPaused(const PausedPartitions& paused) {
+  {
+    std::lock_guard lock(mu_);
+    const bool first = !pauses_known_;
+    pauses_known_ = true;
+    if (paused == paused_ || (first && paused.Empty())) {
+      paused_ = paused;
+      mark_.changed.Notify();
+      return;
+    }
+    paused_ = paused;
+  }
+  logger_.Info(paused.Empty() ? "projection resumed" : "projection paused",
+               {{"projection", name_}, {"paused", Describe(paused)}});
+  mark_.changed.Notify();  // the next round plans with the new pauses now
+}
+
 RunnerStatus ProjectionRunner::Status() const {
   std::lock_guard lock(mu_);
   RunnerStatus s = status_;
   s.read_plan = reader_->Plan();
   s.partitions = static_cast<int>(owned_.size());
+  for (const auto& [p, o] : owned_) s.owned.push_back(p);
+  s.paused = paused_;
   for (const auto& [p, sp] : stopped_) s.stopped.push_back(sp);
   if (!stopped_.empty() && s.state != RunnerState::kFailing) s.state = RunnerState::kStopped;
   // Work to do (the runner is not at the mark) but nothing committed for stall_after.
@@ -227,7 +248,7 @@ void ProjectionRunner::Loop() {
     auto plan = PlanRound(mark_.value.load());
     if (plan.caught_up) {
       in_flight.unlock();
-      AtMark();
+      AtMark(plan.paused);
       mark_.changed.WaitFor(seen, options_.poll_interval);
       continue;
     }
@@ -280,6 +301,7 @@ BatchPlan ProjectionRunner::PlanRound(std::int64_t mark) {
   for (const auto& [p, sp] : stopped_) stopped.insert(p);
   auto plan = PlanBatch({.owned = owned_,
                          .stopped = stopped,
+                         .paused = paused_,
                          .partition_count = partition_count_,
                          .mark = mark,
                          .isolation = isolation_,
@@ -289,7 +311,7 @@ BatchPlan ProjectionRunner::PlanRound(std::int64_t mark) {
   return plan;
 }
 
-void ProjectionRunner::AtMark() {
+void ProjectionRunner::AtMark(bool paused) {
   if (backlog_) {
     // At the mark after a backlog: the last checkpoints become durable now, not at the
     // next interval tick. A trickle of live events (partial batches) does not flush.
@@ -298,6 +320,10 @@ void ProjectionRunner::AtMark() {
   }
   std::lock_guard lock(mu_);
   last_progress_ = clock_.Now();
+  if (paused) {  // not at the mark: the lag goes on, but nothing is stalled or failing
+    status_.state = RunnerState::kPaused;
+    return;
+  }
   last_caught_up_ = last_progress_;
   if (status_.state != RunnerState::kFailing) {
     status_.state = mark_.held.load() ? RunnerState::kHeld : RunnerState::kCaughtUp;

@@ -17,7 +17,8 @@
 // held (at the mark, and the mark waits on a live transaction), failing (errors, retrying),
 // stalled (the mark is ahead but nothing committed for `stall_after`: a hanging handler,
 // or backpressure from the persistence core), stopped (policy `stop` on a partition, or
-// the runner stopped), idle (owns no partition).
+// the runner stopped), idle (owns no partition), paused (an operator paused every owned
+// partition, or the only partitions below the mark are paused: `projd projections pause`).
 // The loop's decisions live apart and are tested without threads: batch_plan.h (what a
 // round reads, and what the read becomes) and poison_isolation.h (handler failures).
 // Thread-safe: Take/Release/Fenced/Status may be called from any thread.
@@ -65,9 +66,12 @@ struct RunnerOptions {
   // The persistence core's lane that commits this runner's transactional units (a
   // connection of its own in a worker: projections commit in parallel).
   PersistenceCore::LaneId unit_lane = PersistenceCore::kSharedLane;
+  // Read nothing until the first SetPaused (a worker's runners: the operator's pauses are
+  // read from the database as the worker starts).
+  bool await_pauses = false;
 };
 
-enum class RunnerState { kIdle, kRunning, kCaughtUp, kHeld, kFailing, kStalled, kStopped };
+enum class RunnerState { kIdle, kRunning, kCaughtUp, kHeld, kFailing, kStalled, kStopped, kPaused };
 std::string ToString(RunnerState s);
 
 struct StoppedPartition {
@@ -81,6 +85,8 @@ struct RunnerStatus {
   RunnerState state = RunnerState::kIdle;
   int partitions = 0;
   std::vector<StoppedPartition> stopped;  // policy `stop`: these partitions wait for an operator
+  std::vector<int> owned;   // the partitions this runner owns, ascending
+  PausedPartitions paused;  // the projection's pauses (operator), owned or not
   std::int64_t dead_letters = 0;          // events set aside (poison and parked) by this runner
   int parked_aggregates = 0;  // parked streams (bounded_context, aggregate_type, aggregate_id)
   std::int64_t min_position = 0;  // lowest processed position over owned partitions
@@ -127,6 +133,10 @@ class ProjectionRunner {
   bool Busy(const std::vector<int>& partitions) const;
   // A write of `partition` under `generation` was fenced (from the persistence core).
   void Fenced(int partition, std::int64_t generation);
+  // An operator's pauses of this projection: paused partitions are not read after the
+  // batch in flight; resumed ones are read again from the next round. With
+  // RunnerOptions::await_pauses nothing is read until the first call (state paused).
+  void SetPaused(const PausedPartitions& paused);
   // Thread-safe snapshot; `stalled` is derived here from the time of the last progress.
   RunnerStatus Status() const;
 
@@ -150,8 +160,8 @@ class ProjectionRunner {
   // (unless failing) when there is something to read.
   BatchPlan PlanRound(std::int64_t mark);
   // At the mark: caught_up, or held when the mark waits on a live transaction; after a
-  // backlog the checkpoints are flushed soon.
-  void AtMark();
+  // backlog the checkpoints are flushed soon. Held back by a pause: paused (the lag stays).
+  void AtMark(bool paused);
   // Reads the planned batch; nullopt when the read failed (reported). Unmarks the batch
   // in flight before reporting a failure.
   std::optional<Batch> ReadPlanned(const BatchPlan& plan, InFlight& in_flight);
@@ -204,6 +214,8 @@ class ProjectionRunner {
   Clock::Monotonic::time_point last_caught_up_{};
   LatencyHistogram batch_durations_;
   std::map<int, StoppedPartition> stopped_;
+  PausedPartitions paused_;
+  bool pauses_known_ = false;
 
   // Runner-thread state.
   std::set<StreamId> parked_;  // the full identity, never the aggregate id alone

@@ -23,6 +23,9 @@ Readiness CheckReadiness(const WorkerStatus& s) {
                         " transactions in a row)" + why);
   }
   for (const auto& runner : s.runners) {
+    if (!runner.paused.Empty() && !(s.control && !s.control->pauses_known)) {
+      r.paused.push_back("projection " + runner.projection + " paused by an operator on " + Describe(runner.paused));
+    }
     if (runner.state == RunnerState::kFailing && runner.database_error) {
       r.reasons.push_back("projection " + runner.projection + " retrying a database error: " + runner.last_error);
     }
@@ -30,6 +33,10 @@ Readiness CheckReadiness(const WorkerStatus& s) {
       r.reasons.push_back("projection " + runner.projection + " stopped on partition " + std::to_string(p.partition) +
                           " at position " + std::to_string(p.position) + " by its error policy");
     }
+  }
+  if (s.control && !s.control->pauses_known) {
+    r.reasons.push_back("operator pauses not read yet (projections wait for them)" +
+                        (s.control->last_error.empty() ? std::string() : ": " + s.control->last_error));
   }
   if (s.standby_reads) {
     for (const auto& sb : s.standby_reads->standbys) {

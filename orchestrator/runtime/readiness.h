@@ -4,7 +4,8 @@
 // database error (runner state `failing` on the database's account), and the persistence
 // core's checkpoint transactions succeed (breaker closed, fewer than two failures in a
 // row: one blip does not flap readiness). A standby of EVENTS_READ_URL that is not used
-// (reads go to the primary or wait) makes it degraded, not unready. Pure logic.
+// (reads go to the primary or wait) makes it degraded, not unready; a projection an
+// operator paused is listed as paused, and is not a reason either. Pure logic.
 #pragma once
 
 #include <string>
@@ -22,6 +23,8 @@ struct Readiness {
   std::vector<std::string> reasons;  // why not; empty when ready
   // Working, but not as configured (a standby of EVENTS_READ_URL not used): ready still.
   std::vector<std::string> degraded;
+  // Projections an operator paused here (`projd projections pause`): ready still.
+  std::vector<std::string> paused;
 };
 
 Readiness CheckReadiness(const WorkerStatus& status);

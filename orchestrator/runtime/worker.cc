@@ -20,6 +20,7 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
   ro.batch_size = config_.batch_size;
   ro.poll_interval = config_.poll_interval;
   ro.stall_after = std::max(std::chrono::milliseconds(30000), 10 * config_.poll_interval);
+  ro.await_pauses = parts_.control != nullptr;
   for (auto& sink : parts_.sinks) {
     ro.batch_size = sink->BatchSize() > 0 ? sink->BatchSize() : config_.batch_size;
     ro.unit_lane = PersistenceCore::kSharedLane;
@@ -53,6 +54,10 @@ Worker::Worker(WorkerParts parts, const Config& config, WorkerInfo info, const C
     steward_ = std::make_unique<VersionSteward>(*parts_.versions, clock_, logger_.Child("versions"), vo, Projections());
     steward_->SetInitial(parts_.lanes);
   }
+  if (parts_.control) {
+    control_ = std::make_unique<OperatorControl>(*parts_.control, config_.replica_set, info_.worker_id,
+                                                 logger_.Child("control"));
+  }
   if (parts_.wal_marks && parts_.standby_board && !parts_.standby_probes.empty()) {
     standby_watch_ = std::make_unique<StandbyWatch>(std::move(parts_.standby_probes), *parts_.wal_marks,
                                                     *parts_.standby_board, clock_, logger_.Child("standby"),
@@ -68,6 +73,7 @@ Worker::~Worker() {
   listen_thread_.Join();
   versions_thread_.Join();
   standby_thread_.Join();
+  control_thread_.Join();
 }
 
 void Worker::Start() {
@@ -76,6 +82,7 @@ void Worker::Start() {
   listen_thread_.Start([this] { Supervise("generation listener", [this] { ListenForGenerations(); }); });
   if (steward_) versions_thread_.Start([this] { Supervise("version steward", [this] { StewardVersions(); }); });
   if (standby_watch_) standby_thread_.Start([this] { Supervise("standby watch", [this] { WatchStandbys(); }); });
+  if (control_) control_thread_.Start([this] { Supervise("operator control", [this] { FollowOperator(); }); });
   for (auto& r : runners_) r->Start();
   coordinator_->Start();
   logger_.Info("worker started", {{"replica_set", config_.replica_set}, {"worker_id", info_.worker_id},
@@ -138,6 +145,7 @@ ShutdownState Worker::Shutdown(const ShutdownPlan& plan) {
   if (!listen_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("generation listener");
   if (!versions_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("version steward");
   if (!standby_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("standby watch");
+  if (!control_thread_.JoinFor(left(plan.stop_by))) abandoned.push_back("operator control");
   ShutdownState state;
   SetShutdown([&](ShutdownState& s) {
     s.abandoned = abandoned;
@@ -189,6 +197,7 @@ WorkerStatus Worker::Status() const {
   for (const auto& m : parts_.listen_monitors) s.listeners.push_back(m->Status());
   if (steward_) s.versions = steward_->Status();
   if (parts_.standby_board) s.standby_reads = parts_.standby_board->Figures();
+  if (control_) s.control = control_->Status();
   std::lock_guard lock(mark_status_mu_);
   s.mark = mark_status_;
   return s;
@@ -316,6 +325,24 @@ void Worker::WatchStandbys() {
   while (!stop_) {
     const auto next = clock_.Now() + interval;
     standby_watch_->Round();
+    while (!stop_ && clock_.Now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Operator control: the pauses read (and the partition states written) once a second, or
+// once per heartbeat interval when that is shorter; the first round runs at once, as the
+// runners wait for it.
+void Worker::FollowOperator() {
+  const auto interval = std::min(config_.heartbeat_interval, std::chrono::milliseconds(1000));
+  const auto lanes = Projections();
+  const auto apply = [this](const std::string& lane, const PausedPartitions& paused) {
+    if (auto* r = RunnerFor(lane)) r->SetPaused(paused);
+  };
+  while (!stop_) {
+    const auto next = clock_.Now() + interval;
+    std::vector<RunnerStatus> statuses;
+    for (const auto& r : runners_) statuses.push_back(r->Status());
+    control_->Round(lanes, apply, statuses);
     while (!stop_ && clock_.Now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -4,7 +4,7 @@
 //
 // The parts come in as interfaces (WorkerParts) so that this library stays free of
 // libpqxx; cmd/run_command.cc fills them with the Postgres implementations.
-// Threads: coordinator, mark follower, generation listener, one per runner, and the
+// Threads: coordinator, mark follower, generation listener, operator control, one per runner, and the
 // persistence core's flusher and unit lanes (one per transactional projection). Thread-safe: Status() from any thread.
 #pragma once
 
@@ -27,6 +27,8 @@
 #include "orchestrator/reading/event_reader.h"
 #include "orchestrator/reading/high_water_mark_follower.h"
 #include "orchestrator/runtime/listen_monitor.h"
+#include "orchestrator/runtime/operator_control.h"
+#include "orchestrator/control/control_store.h"
 #include "orchestrator/common/logging.h"
 #include "orchestrator/coordination/partition_owner.h"
 #include "orchestrator/persistence/persistence_core.h"
@@ -71,6 +73,9 @@ struct WorkerParts {
   std::vector<std::unique_ptr<StandbyProbe>> standby_probes;
   std::function<std::unique_ptr<DeadLetterStore>()> make_dead_letters;  // one per runner
   std::vector<std::unique_ptr<BatchSink>> sinks;       // the selected projections
+  // Operator control (optional): the pauses the runners obey and the partition states
+  // written for `projd status`. With it, runners read nothing until the pauses were read.
+  std::unique_ptr<ControlStore> control;
   // The health of the LISTEN connections behind the two waits, for Status() (optional).
   std::vector<std::shared_ptr<const ListenMonitor>> listen_monitors;
 };
@@ -109,6 +114,7 @@ class Worker final : public PartitionOwner {
   void ListenForGenerations();
   void StewardVersions();
   void WatchStandbys();
+  void FollowOperator();
   void RecordWalPosition();
   // Tells the sinks where their read models live now; returns the lanes that run.
   LaneStates ApplyLanes(const LaneStates& lanes);
@@ -129,6 +135,7 @@ class Worker final : public PartitionOwner {
   std::unique_ptr<HighWaterMarkFollower> follower_;
   std::unique_ptr<VersionSteward> steward_;  // null without parts_.versions
   std::unique_ptr<StandbyWatch> standby_watch_;  // null without standbys
+  std::unique_ptr<OperatorControl> control_;     // null without parts_.control
 
   void SetShutdown(const std::function<void(ShutdownState&)>& change);
 
@@ -139,6 +146,7 @@ class Worker final : public PartitionOwner {
   AwaitableThread listen_thread_;
   AwaitableThread versions_thread_;
   AwaitableThread standby_thread_;
+  AwaitableThread control_thread_;
   std::string wal_error_;  // the last failure to read the WAL position (mark thread only)
   std::atomic<bool> shut_down_{false};
   mutable std::mutex shutdown_mu_;

@@ -17,6 +17,7 @@ WorkerStatus MaskSecretsIn(WorkerStatus s, std::string_view database_url, const 
   }
   if (s.mark.held_by) mask(s.mark.held_by->application_name);
   mask(s.versions.last_error);
+  if (s.control) mask(s.control->last_error);
   if (s.standby_reads) {
     for (auto& standby : s.standby_reads->standbys) mask(standby.last_error);
   }

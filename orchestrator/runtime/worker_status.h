@@ -17,6 +17,7 @@
 #include "orchestrator/common/latency_histogram.h"
 #include "orchestrator/runtime/listen_monitor.h"
 #include "orchestrator/persistence/persistence_stats.h"
+#include "orchestrator/runtime/operator_control.h"
 #include "orchestrator/runtime/projection_runner.h"
 #include "orchestrator/reading/standby_board.h"
 #include "orchestrator/versions/version_steward.h"
@@ -42,6 +43,8 @@ struct WorkerStatus {
   VersionsStatus versions;   // the replica set's projection versions (known = false without)
   // The standbys of EVENTS_READ_URL and the batches read from each (nullopt without).
   std::optional<StandbyReadFigures> standby_reads;
+  // Operator control: the pauses as last read (nullopt without).
+  std::optional<OperatorControlStatus> control;
 };
 
 // `s` with every error text masked (MaskSecrets with the password of `database_url`): texts

@@ -13,6 +13,7 @@
 using namespace std::chrono_literals;
 using projd::BatchPlan;
 using projd::OwnedPartition;
+using projd::PausedPartitions;
 using projd::PlanBatch;
 using projd::PoisonIsolation;
 using projd::ReadResult;
@@ -30,9 +31,9 @@ PoisonIsolation IsolatingUntil(std::int64_t until) {
 }
 
 BatchPlan Plan(const std::map<int, OwnedPartition>& owned, std::int64_t mark, const PoisonIsolation& iso,
-               const std::set<int>& stopped = {}) {
-  return PlanBatch({.owned = owned, .stopped = stopped, .partition_count = 8, .mark = mark, .isolation = iso,
-                    .batch_size = 5});
+               const std::set<int>& stopped = {}, const PausedPartitions& paused = {}) {
+  return PlanBatch({.owned = owned, .stopped = stopped, .paused = paused, .partition_count = 8, .mark = mark,
+                    .isolation = iso, .batch_size = 5});
 }
 
 ReadResult Result(std::vector<std::pair<int, std::int64_t>> events, std::int64_t scanned_to) {
@@ -86,6 +87,43 @@ TEST_CASE("a plan skips stopped partitions", "[runner][plan]") {
   SECTION("a stopped partition the runner does not own changes nothing") {
     const auto plan = Plan(owned, 10, iso, {6});
     CHECK(plan.partitions.size() == 3);
+  }
+}
+
+TEST_CASE("a plan skips paused partitions and says when only a pause holds it back", "[runner][plan][pause]") {
+  const auto iso = NotIsolating();
+  const std::map<int, OwnedPartition> owned{{0, {1, 5, 0}}, {1, {1, 3, 0}}, {2, {1, 10, 0}}};
+  SECTION("one paused: the others are read") {
+    const auto plan = Plan(owned, 10, iso, {}, {false, {1}});
+    CHECK_FALSE(plan.caught_up);
+    CHECK_FALSE(plan.paused);
+    CHECK(plan.request.after == std::map<int, std::int64_t>{{0, 5}, {2, 10}});
+  }
+  SECTION("the paused partitions are the only ones behind: caught up, held by the pause") {
+    const auto plan = Plan(owned, 10, iso, {}, {false, {0, 1}});
+    CHECK(plan.caught_up);
+    CHECK(plan.paused);
+  }
+  SECTION("paused as a whole: nothing is read") {
+    const auto plan = Plan(owned, 10, iso, {}, {true, {}});
+    CHECK(plan.caught_up);
+    CHECK(plan.paused);
+    CHECK(plan.partitions.empty());
+  }
+  SECTION("every owned partition paused at the mark: still paused") {
+    const auto plan = Plan({{2, {1, 10, 0}}}, 10, iso, {}, {false, {2}});
+    CHECK(plan.caught_up);
+    CHECK(plan.paused);
+  }
+  SECTION("a paused partition at the mark beside one that is read: not held by the pause") {
+    const auto plan = Plan(owned, 10, iso, {}, {false, {2}});
+    CHECK_FALSE(plan.caught_up);
+    CHECK_FALSE(plan.paused);
+  }
+  SECTION("a pause of a partition the runner does not own changes nothing") {
+    const auto plan = Plan(owned, 10, iso, {}, {false, {7}});
+    CHECK(plan.partitions.size() == 3);
+    CHECK_FALSE(plan.paused);
   }
 }
 
@@ -201,8 +239,8 @@ std::vector<std::vector<std::int64_t>> Rounds(std::int64_t n, std::int64_t poiso
   std::map<int, OwnedPartition> owned{{0, {1, 0, 0}}};
   std::vector<std::vector<std::int64_t>> handed;
   for (int round = 0; round < 100; ++round) {
-    const auto plan = PlanBatch({.owned = owned, .stopped = {}, .partition_count = 1, .mark = n, .isolation = iso,
-                                 .batch_size = 4});
+    const auto plan = PlanBatch({.owned = owned, .stopped = {}, .paused = {}, .partition_count = 1, .mark = n,
+                                 .isolation = iso, .batch_size = 4});
     if (plan.caught_up) break;
     std::vector<std::pair<int, std::int64_t>> read;
     for (auto p = plan.request.after.at(0) + 1; p <= n && static_cast<int>(read.size()) < plan.request.limit; ++p) {

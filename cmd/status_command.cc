@@ -251,7 +251,7 @@ int RunStatus(Invocation& invocation, const StatusFlags& flags) {
 }  // namespace
 
 void AddStatusCommand(CLI::App& app, Invocation& invocation) {
-  auto* cmd = app.add_subcommand("status", "show the replica set: generation, members, partitions, checkpoints");
+  auto* cmd = app.add_subcommand("status", "show the replica set: generation, members, checkpoints, lag and state per partition");
   AddConfigFlags(*cmd, invocation);
   auto flags = std::make_shared<StatusFlags>();
   cmd->add_option("projection", flags->projection_arg, "show only this projection (and its versions)");

@@ -1,6 +1,7 @@
 #include "cmd/status_watch.h"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,13 @@ class WatchSignals {
   sigset_t old_{};
 };
 
+// Asked per frame: a resized terminal gets frames of its new size.
+TerminalSize StdoutSize() {
+  winsize ws{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0) return {};
+  return {ws.ws_row, ws.ws_col};
+}
+
 void Write(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
@@ -101,7 +109,7 @@ class FrameWriter {
   void Draw(const std::string& body) {
     if (settings_.json) return Write(body + "\n");
     const auto frame = WatchHeader(settings_.replica_set, settings_.interval, std::chrono::system_clock::now()) + body;
-    Write(terminal_ ? TerminalFrame(frame) : PlainFrame(frame, first_));
+    Write(terminal_ ? TerminalFrame(frame, StdoutSize()) : PlainFrame(frame, first_));
     first_ = false;
   }
 

@@ -1,6 +1,7 @@
 // `projd status --watch`: draws a snapshot every interval until SIGINT or SIGTERM (exit 0).
 // On a terminal each frame is redrawn in place (cursor home, lines overwritten, the rest
-// erased; the cursor hidden meanwhile and shown again at the end). To a pipe or a file each
+// erased; cut to the terminal's size so it never scrolls; the cursor hidden meanwhile and
+// shown again at the end). To a pipe or a file each
 // frame is appended: text frames apart by a blank line, each starting with its header line;
 // with --json one JSON object a line. A snapshot the database cannot give (projd::Error) is
 // shown in the frame with the last good one and tried again with capped backoff; the

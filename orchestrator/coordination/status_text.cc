@@ -96,17 +96,34 @@ std::string WatchHeader(const std::string& replica_set, std::chrono::millisecond
          " (Ctrl-C ends)\n";
 }
 
-std::string TerminalFrame(std::string_view text) {
-  std::string out = "\x1b[H";
-  std::size_t start = 0;
-  while (start < text.size()) {
+std::string TerminalFrame(std::string_view text, TerminalSize size) {
+  std::vector<std::string_view> lines;
+  for (std::size_t start = 0; start < text.size();) {
     const auto end = text.find('\n', start);
-    const auto line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    out.append(line);
-    out.append("\x1b[K\n");
+    lines.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
+  // The last row stays empty: a newline written on it would scroll.
+  const std::size_t rows = size.rows > 1 ? static_cast<std::size_t>(size.rows - 1) : lines.size();
+  std::size_t shown = lines.size();
+  std::string more;
+  if (lines.size() > rows) {
+    shown = rows - 1;
+    more = "... " + std::to_string(lines.size() - shown) + " more lines (name one projection to see it)";
+  }
+  std::string out = "\x1b[H";
+  auto put = [&](std::string_view line) {
+    if (size.columns > 1 && line.size() >= static_cast<std::size_t>(size.columns)) {
+      std::size_t cut = static_cast<std::size_t>(size.columns - 1);
+      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+      line = line.substr(0, cut);
+    }
+    out.append(line);
+    out.append("\x1b[K\n");
+  };
+  for (std::size_t i = 0; i < shown; ++i) put(lines[i]);
+  if (!more.empty()) put(more);
   out.append("\x1b[J");
   return out;
 }

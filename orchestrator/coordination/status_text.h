@@ -44,10 +44,18 @@ inline constexpr const char* kClearScreen = "\x1b[H\x1b[2J";
 std::string WatchHeader(const std::string& replica_set, std::chrono::milliseconds interval,
                         std::chrono::system_clock::time_point at);
 
+// The size of the terminal a frame is drawn on; 0 = unknown (no limit).
+struct TerminalSize {
+  int rows = 0;
+  int columns = 0;
+};
+
 // `text` drawn over the previous frame of a terminal: cursor home, each line followed by
 // erase-to-end-of-line, then erase below. Nothing is cleared before it is redrawn, so the
-// screen does not flicker or scroll.
-std::string TerminalFrame(std::string_view text);
+// screen does not flicker. A frame never scrolls the terminal (which would break drawing in
+// place): lines are cut to `size.columns - 1` bytes (at a UTF-8 boundary), and a text longer
+// than `size.rows - 1` lines ends in "... N more lines (name one projection to see it)".
+std::string TerminalFrame(std::string_view text, TerminalSize size = {});
 
 // `text` for a pipe or a file: appended after the earlier frames, preceded by a blank line
 // (except the first) so frames stay apart; each frame starts with its WatchHeader line.

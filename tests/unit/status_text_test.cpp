@@ -83,6 +83,17 @@ TEST_CASE("a terminal frame overwrites the previous one in place", "[unit][statu
   CHECK(TerminalFrame("last line without newline") == "\x1b[Hlast line without newline\x1b[K\n\x1b[J");
 }
 
+TEST_CASE("a terminal frame never scrolls: lines cut to the width, the rest of a long text counted",
+          "[unit][status]") {
+  CHECK(TerminalFrame("abcdefgh\nxy\n", {10, 5}) == "\x1b[Habcd\x1b[K\nxy\x1b[K\n\x1b[J");
+  // "é" is two bytes: a cut inside it backs up before it.
+  CHECK(TerminalFrame("abcé\n", {10, 5}) == "\x1b[Habc\x1b[K\n\x1b[J");
+  // 5 rows: 4 usable (the last stays empty), so 3 lines and the count of the 3 others.
+  CHECK(TerminalFrame("1\n2\n3\n4\n5\n6\n", {5, 80}) ==
+        "\x1b[H1\x1b[K\n2\x1b[K\n3\x1b[K\n... 3 more lines (name one projection to see it)\x1b[K\n\x1b[J");
+  CHECK(TerminalFrame("1\n2\n3\n4\n", {5, 80}) == "\x1b[H1\x1b[K\n2\x1b[K\n3\x1b[K\n4\x1b[K\n\x1b[J");
+}
+
 TEST_CASE("plain frames are appended apart by a blank line", "[unit][status]") {
   CHECK(PlainFrame("a\nb\n", true) == "a\nb\n");
   CHECK(PlainFrame("a\nb", false) == "\na\nb\n");

@@ -208,7 +208,7 @@ TEST_CASE("projd status --watch --json prints one JSON object a line", "[pg][cli
   std::filesystem::remove(log);
 }
 
-TEST_CASE("projd status --watch shows a database that went away in the frame and keeps trying",
+TEST_CASE("projd status --watch shows a database that went away in the frame, password masked, and keeps trying",
           "[pg][cli][status][watch]") {
   PgTestSchema db;
   Populate(db);
@@ -216,7 +216,8 @@ TEST_CASE("projd status --watch shows a database that went away in the frame and
   const auto url = ThroughProxy(db.url(), proxy.port());
   REQUIRE_FALSE(url.empty());
   auto env = Env(db);
-  env["DATABASE_URL"] = url;
+  // A password (the test server trusts 127.0.0.1 and ignores it) that no frame may show.
+  env["DATABASE_URL"] = url + (url.find('?') == std::string::npos ? "?" : "&") + "password=hunter2-watch";
   const auto log = LogPath("watch-down");
   ChildProcess watch({PROJD_BINARY, "status", "--watch", "200ms"}, env, log);
   REQUIRE(WaitFor([&] { return Count(watch.Log(), "PROJECTION PART") >= 1; }, 30s));
@@ -229,6 +230,7 @@ TEST_CASE("projd status --watch shows a database that went away in the frame and
   const auto error = out.find("database error (attempt 1");
   REQUIRE(error != std::string::npos);
   CHECK_THAT(out.substr(error), Catch::Contains("last snapshot read") && Catch::Contains("PROJECTION PART"));
+  CHECK(out.find("hunter2-watch") == std::string::npos);
   watch.Signal(SIGTERM);
   const auto code = watch.Wait(30s);
   REQUIRE(code);

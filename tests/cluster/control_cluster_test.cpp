@@ -88,6 +88,13 @@ TEST_CASE("a paused projection is read by no worker across a handover and a rest
                                   " AND state = 'paused'") == fleet.Partitions();
   }, 10s));
 
+  // projd status, from the database: every partition paused, with its owner and the reason.
+  const auto text = fleet.Projd({"status", "stream_stats"});
+  INFO(text.out << text.err);
+  CHECK(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("paused"));
+  CHECK_THAT(text.out, Catch::Contains("w1"));
+
   // A handover: the new worker takes half the partitions and reads none of them.
   fleet.Start("w2");
   REQUIRE(WaitFor([&] { return fleet.Settled(2); }, 30s));
@@ -133,6 +140,16 @@ TEST_CASE("pausing one partition holds it alone, resuming it catches up exactly 
     return std::all_of(cps.begin(), cps.end(), [&](const auto& c) { return c.first == 3 || c.second >= latest; });
   }, 30s));
   CHECK(Checkpoints(fleet, "stream_stats").at(3) == held);
+  const auto json = nlohmann::json::parse(fleet.Projd({"status", "stream_stats", "--json"}).out);
+  for (const auto& row : json["projection_partitions"]) {
+    INFO(row.dump());
+    if (row["partition"] == 3) {
+      CHECK(row["state"] == "paused");
+    } else {
+      CHECK(row["state"] != "paused");
+      CHECK(row["state"] != "-");  // the owners' reports are current
+    }
+  }
   CHECK(fleet.db().Scalar<int>("SELECT count(*) FROM events WHERE partition_hash % 16 = 3"
                                " AND global_position > " + std::to_string(held)) > 0);
 

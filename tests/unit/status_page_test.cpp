@@ -149,7 +149,7 @@ TEST_CASE("partitions read as ranges", "[http][status_page]") {
   CHECK(PartitionRanges({0, 1, 2, 5, 7, 8}) == "0-2, 5, 7-8");
 }
 
-TEST_CASE("GET / answers the page with a nonce'd CSP, nosniff and no-store; other methods get 405",
+TEST_CASE("GET / answers the page with a CSP nonce and nosniff and no-store headers and other methods get 405",
           "[http][status_page][endpoints]") {
   const auto status = Sample();
   const auto handle = projd::http::MakeWorkerHandler({[&] { return status; }, [] {}});

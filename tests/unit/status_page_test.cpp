@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/http/status_json.h"
 #include "orchestrator/http/status_page.h"
 #include "orchestrator/http/worker_endpoints.h"
 
@@ -175,4 +178,36 @@ TEST_CASE("GET / answers the page with a CSP nonce and nosniff and no-store head
   const auto post = handle({"POST", "/", ""});
   CHECK(post.status == 405);
   CHECK(post.headers == decltype(post.headers){{"Allow", "GET"}});
+}
+
+TEST_CASE("/status carries every field the page's script reads", "[http][status_page]") {
+  auto s = Sample();
+  s.mark.held_by = projd::HoldingTransaction{42, "901", "", "db", "active", "psql", ""};
+  const auto j = projd::http::StatusJson(s);
+  CHECK(j["worker"]["id"] == "id-w1");
+  const auto& c = j["coordination"];
+  for (const auto* f : {"generation", "acked_generation", "live_members", "partition_count", "owned_partitions",
+                        "waiting_partitions", "releasing_partitions", "members"}) {
+    CHECK(c.contains(f));
+  }
+  REQUIRE(c["members"].size() == 2);
+  CHECK(c["members"][1] == nlohmann::json{{"id", "id-w2"}, {"name", "w2"}, {"partitions", {3, 4, 6, 7}}});
+  for (const auto* f : {"pid", "xid", "application_name", "state", "xact_start"}) {
+    CHECK(j["high_water_mark"]["held_by"].contains(f));
+  }
+  CHECK(j["high_water_mark"].contains("position"));
+  for (const auto& p : j["projections"]) {
+    for (const auto* f : {"name", "state", "partitions", "position", "lag_events", "lag_seconds", "events_processed",
+                          "dead_letters", "parked_aggregates", "stopped_partitions", "last_error",
+                          "last_error_database"}) {
+      CHECK(p.contains(f));
+    }
+  }
+  CHECK(j["projections"][1]["stopped_partitions"][0] ==
+        nlohmann::json{{"partition", 2}, {"position", 751}, {"error", "cannot handle poison"}});
+  for (const auto* f : {"circuit_breaker_state", "circuit_breaker_failure_count", "circuit_breaker_trips",
+                        "pending_count", "last_error"}) {
+    CHECK(j["persistence"].contains(f));
+  }
+  for (const auto* f : {"ready", "reasons", "degraded"}) CHECK(j["ready"].contains(f));
 }

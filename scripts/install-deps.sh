@@ -13,9 +13,10 @@ build_packages=(
   prometheus-cpp-dev
 )
 # Tests and the demo: Catch2, a PostgreSQL 15 server and client for the private test
-# database, promtool (Debian's prometheus) for `promtool check metrics`.
+# database, promtool (Debian's prometheus) for `promtool check metrics`, chromium (headless)
+# for the browser test of the status page.
 test_packages=(
-  catch2 postgresql-15 postgresql-client-15 prometheus
+  catch2 postgresql-15 postgresql-client-15 prometheus chromium
 )
 
 packages=("${build_packages[@]}" "${test_packages[@]}")

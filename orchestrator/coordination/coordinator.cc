@@ -200,7 +200,7 @@ void Coordinator::Reconcile(const AssignmentView& view) {
   RestartOnLayoutChange(view);
   stamp_busy_ = false;
   const auto plan = PlanHandover(view, owned_, options_.worker.worker_id);
-  status_.AssignmentSeen(view.generation, view.partitions);
+  status_.AssignmentSeen(view.generation, view.partitions, MembersOf(view.owner_ids, view.owner_names));
   if (!plan.release.empty()) ReleaseOwned(plan.release, Release::kHandover);
   if (!FinishRelease()) {
     progress_.SetPending(true);  // acknowledged in a later round, once released

@@ -1,6 +1,29 @@
 #include "orchestrator/coordination/coordinator_status.h"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+#include <utility>
+
 namespace projd {
+
+std::vector<AssignedMember> MembersOf(const std::vector<std::string>& owner_ids,
+                                      const std::vector<std::string>& owner_names) {
+  std::map<std::string, AssignedMember> by_id;
+  for (std::size_t p = 0; p < owner_ids.size(); ++p) {
+    if (owner_ids[p].empty()) continue;
+    auto& m = by_id[owner_ids[p]];
+    m.worker_id = owner_ids[p];
+    if (p < owner_names.size()) m.worker_name = owner_names[p];
+    m.partitions.push_back(static_cast<int>(p));
+  }
+  std::vector<AssignedMember> out;
+  for (auto& [id, m] : by_id) out.push_back(std::move(m));
+  std::sort(out.begin(), out.end(), [](const AssignedMember& a, const AssignedMember& b) {
+    return std::tie(a.worker_name, a.worker_id) < std::tie(b.worker_name, b.worker_id);
+  });
+  return out;
+}
 
 CoordinatorStatus CoordinatorStatusBoard::Snapshot() const {
   std::lock_guard lock(mu_);
@@ -64,10 +87,12 @@ void CoordinatorStatusBoard::GenerationFormed() {
   ++status_.counters.generations_formed;
 }
 
-void CoordinatorStatusBoard::AssignmentSeen(std::int64_t generation, int partition_count) {
+void CoordinatorStatusBoard::AssignmentSeen(std::int64_t generation, int partition_count,
+                                            std::vector<AssignedMember> members) {
   std::lock_guard lock(mu_);
   status_.generation = generation;
   status_.partition_count = partition_count;
+  status_.assignment = std::move(members);
 }
 
 void CoordinatorStatusBoard::Acknowledged(std::int64_t generation) {

@@ -30,6 +30,18 @@ struct CoordinatorCounters {
   std::int64_t reconfigurations = 0;  // generation changes this worker applied (acknowledged)
 };
 
+// One member's partitions in an assignment.
+struct AssignedMember {
+  std::string worker_id;
+  std::string worker_name;
+  std::vector<int> partitions;  // ascending
+};
+
+// The members of an assignment (per-partition owner ids and names; "" = unassigned) with
+// their partitions, ordered by name then id. Unassigned partitions are left out.
+std::vector<AssignedMember> MembersOf(const std::vector<std::string>& owner_ids,
+                                      const std::vector<std::string>& owner_names);
+
 struct CoordinatorStatus {
   bool registered = false;
   bool healthy = false;         // the last heartbeat succeeded
@@ -42,6 +54,9 @@ struct CoordinatorStatus {
   std::vector<int> releasing;   // given up, handover not finished (batch in flight, drain)
   std::chrono::milliseconds heartbeat_latency{0};
   int live_members = 0;  // live members of the replica set, as of the last heartbeat
+  // Every member's partitions as of the last assignment this worker read (at each new
+  // generation): a member that joined since appears with the next generation.
+  std::vector<AssignedMember> assignment;
   HistogramSnapshot round_durations;      // one coordination round (heartbeat and its follow-up)
   HistogramSnapshot heartbeat_latencies;  // the heartbeat statement
   std::string last_error;
@@ -66,7 +81,7 @@ class CoordinatorStatusBoard {
   void StaleWorkersCleaned(std::size_t count);
   void CoordinationTimeouts(std::size_t count);
   void GenerationFormed();
-  void AssignmentSeen(std::int64_t generation, int partition_count);
+  void AssignmentSeen(std::int64_t generation, int partition_count, std::vector<AssignedMember> members);
   // `generation` acknowledged: one more reconfiguration applied.
   void Acknowledged(std::int64_t generation);
 

@@ -21,6 +21,13 @@ nlohmann::json FlushesJson(const FlushCounts& counts) {
   return out;
 }
 
+// The assignment this worker last read: each member with its partitions.
+nlohmann::json MembersJson(const std::vector<AssignedMember>& members) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : members) out.push_back({{"id", m.worker_id}, {"name", m.worker_name}, {"partitions", m.partitions}});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json PersistenceStatsJson(const PersistenceStats& s) {
@@ -185,6 +192,7 @@ nlohmann::json StatusJson(const WorkerStatus& s) {
         {"waiting_partitions", c.waiting},
         {"releasing_partitions", c.releasing},
         {"live_members", c.live_members},
+        {"members", MembersJson(c.assignment)},
         {"heartbeat_latency_ms", c.heartbeat_latency.count()},
         {"last_error", c.last_error},
         {"counters",

@@ -6,6 +6,7 @@
 
 #include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/http/status_json.h"
+#include "orchestrator/http/status_page.h"
 #include "orchestrator/runtime/readiness.h"
 
 namespace projd::http {
@@ -37,7 +38,8 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
     static const std::map<std::string, std::string> kMethods{
         {"/metrics", "GET"},           {"/healthz", "GET"},
         {"/readyz", "GET"},            {"/status", "GET"},
-        {"/persistence/stats", "GET"}, {"/persistence/circuit-breaker/reset", "POST"}};
+        {"/persistence/stats", "GET"}, {"/persistence/circuit-breaker/reset", "POST"},
+        {"/", "GET"}};
     const auto known = kMethods.find(path);
     if (known == kMethods.end()) return {404, kText, "not found: " + path + "\n"};
     if (req.method != known->second) {
@@ -51,6 +53,7 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
       return Json(r.ready ? 200 : 503, ReadinessJson(r));
     }
     if (path == "/status") return Json(200, StatusJson(e.status()));
+    if (path == "/") return StatusPageResponse(e.status());
     if (path == "/persistence/stats") return Json(200, PersistenceStatsJson(e.status().persistence));
     if (const auto refusal = CrossSiteRefusal(req, "reset")) {
       return {403, kText,

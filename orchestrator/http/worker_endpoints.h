@@ -1,4 +1,5 @@
 // The operator endpoints of a worker, as an HttpHandler:
+//   GET  /                                    the status page, HTML (status_page)
 //   GET  /metrics                             Prometheus text (metrics_exporter)
 //   GET  /healthz                             200 while the process and its HTTP loop answer
 //   GET  /readyz                              200, or 503 with {"ready":false,"reasons":[...]}

@@ -88,7 +88,7 @@ TEST_CASE("the status board counts heartbeats, failures and self-fencing", "[coo
 
 TEST_CASE("the status board publishes the partitions with their counters", "[coordinator]") {
   CoordinatorStatusBoard board;
-  board.AssignmentSeen(4, 8);
+  board.AssignmentSeen(4, 8, {});
   board.Taken({1, 2, 3}, {5}, 3);
   board.Released({1}, {2, 3}, 2);
   board.Acknowledged(4);
@@ -115,4 +115,16 @@ TEST_CASE("the status board publishes the partitions with their counters", "[coo
   s = board.Snapshot();
   CHECK(s.waiting.empty());
   CHECK(s.releasing.empty());
+}
+
+TEST_CASE("the members of an assignment are grouped by owner, ordered by name, unassigned left out",
+          "[coordinator]") {
+  const auto members = MembersOf({"id-b", "id-a", "", "id-b"}, {"b", "a", "", "b"});
+  REQUIRE(members.size() == 2);
+  CHECK(members[0].worker_id == "id-a");
+  CHECK(members[0].worker_name == "a");
+  CHECK(members[0].partitions == std::vector<int>{1});
+  CHECK(members[1].worker_name == "b");
+  CHECK(members[1].partitions == std::vector<int>{0, 3});
+  CHECK(MembersOf({}, {}).empty());
 }

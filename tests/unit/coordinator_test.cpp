@@ -105,6 +105,15 @@ TEST_CASE("a join moves half to the newcomer only after the old owner released a
   std::set<int> all = a.owner.running;
   all.insert(b.owner.running.begin(), b.owner.running.end());
   CHECK(all.size() == 8);
+  // Both publish the members of the assignment they read, with their partitions.
+  const auto members = b.coordinator.Status().assignment;
+  REQUIRE(members.size() == 2);
+  CHECK(members[0].worker_name == "a");
+  CHECK(members[0].worker_id == "id-a");
+  CHECK(std::set<int>(members[0].partitions.begin(), members[0].partitions.end()) == a.owner.running);
+  CHECK(members[1].worker_name == "b");
+  CHECK(std::set<int>(members[1].partitions.begin(), members[1].partitions.end()) == b.owner.running);
+  CHECK(a.coordinator.Status().assignment.size() == 2);
 }
 
 TEST_CASE("a member that never acknowledges is evicted after the coordination timeout", "[coordinator]") {

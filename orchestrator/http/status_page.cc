@@ -147,6 +147,7 @@ std::string PersistenceSection(const WorkerStatus& s, const Readiness& ready) {
          Figure("persistence_error", p.last_error.empty() ? "none" : p.last_error) +
          "</p>\n<h3>Not ready because</h3><ul id=\"unready\">" + ListItems(ready.reasons, "nothing: ready") +
          "</ul>\n<h3>Degraded</h3><ul id=\"degraded\">" + ListItems(ready.degraded, "nothing") +
+         "</ul>\n<h3>Paused by an operator</h3><ul id=\"paused\">" + ListItems(ready.paused, "nothing") +
          "</ul></section>\n";
 }
 
@@ -182,6 +183,7 @@ std::vector<std::string> RunnerReasons(const WorkerStatus& s, const RunnerStatus
     out.push_back(s.mark.held_by ? HeldBy(*s.mark.held_by) : "the high-water mark waits on a live transaction");
   }
   if (r.state == RunnerState::kStalled) out.push_back("events wait but nothing committed lately");
+  if (!r.paused.Empty()) out.push_back("paused by an operator on " + Describe(r.paused));
   const bool failing = r.state == RunnerState::kFailing || r.state == RunnerState::kStalled;
   if (failing && !r.last_error.empty()) {
     out.push_back((r.database_error ? "database error, retried: " : "last error: ") + r.last_error);

@@ -19,6 +19,7 @@ th{border-bottom:1px solid #cbd5e0}td ul{margin:0;padding-left:1em}
 meter{width:12em}code{font-size:.95em}#live{color:#4a5568}.none{color:#718096;list-style:none}
 .state[data-state=running],.state[data-state=caught_up],.state[data-state=closed],[data-ready=true]{color:#2f855a}
 .state[data-state=held],.state[data-state=stalled],.state[data-state=half_open]{color:#b7791f}
+.state[data-state=paused]{color:#b7791f;font-weight:bold}
 .state[data-state=failing],.state[data-state=stopped],.state[data-state=open],[data-ready=false]{color:#c53030;font-weight:bold}
 #lag-chart{width:100%;max-width:760px;height:auto;border:1px solid #e2e8f0}#lag-chart text{font-size:11px}#lag-chart text:not([fill]){fill:#4a5568}
 )css";
@@ -61,6 +62,12 @@ inline constexpr std::string_view kStatusPageScript = R"js(
     var held = j.high_water_mark.held_by;
     if (p.state === 'held') out.push(held ? heldBy(held) : 'the high-water mark waits on a live transaction');
     if (p.state === 'stalled') out.push('events wait but nothing committed lately');
+    var paused = p.paused || {every: false, partitions: []};
+    if (paused.every) out.push('paused by an operator on every partition');
+    else if (paused.partitions.length) {
+      out.push('paused by an operator on partition' + (paused.partitions.length > 1 ? 's ' : ' ') +
+               paused.partitions.join(', '));
+    }
     if ((p.state === 'failing' || p.state === 'stalled') && p.last_error) {
       out.push((p.last_error_database ? 'database error, retried: ' : 'last error: ') + p.last_error);
     }
@@ -134,6 +141,7 @@ inline constexpr std::string_view kStatusPageScript = R"js(
     put(document, 'persistence_error', s.last_error || 'none');
     list($('#unready'), j.ready.reasons, 'nothing: ready');
     list($('#degraded'), j.ready.degraded, 'nothing');
+    list($('#paused'), j.ready.paused || [], 'nothing');
   }
   function draw() {
     var svg = $('#lag-chart'), left = 60, top = 10, width = 520, height = 140, max = 1;

@@ -1,6 +1,6 @@
 // The status page of a real `projd run` worker in a real browser: Debian's chromium,
 // headless, loads http://127.0.0.1:PORT/ from a worker with a projection stopped on a poison
-// event, runs the page's script (which polls /status and draws the lag chart), takes a
+// event and one paused by an operator, runs the page's script (which polls /status and draws the lag chart), takes a
 // screenshot, and renders the page without its script.
 #include <catch2/catch.hpp>
 
@@ -101,6 +101,13 @@ TEST_CASE("the status page shows the worker's facts in chromium, with and withou
     INFO(status.dump(2));
     REQUIRE(settled);
   }
+  // An operator's pause shows as a state and a reason.
+  const auto paused = fleet.Projd({"projections", "pause", "stream_stats"});
+  REQUIRE(paused.exit_code == 0);
+  REQUIRE(WaitFor([&] {
+    const auto r = HttpCall(port, "GET", "/status");
+    return r.status == 200 && Projection(nlohmann::json::parse(r.body), "stream_stats")["state"] == "paused";
+  }, 10s));
   // The stopped partition stays where it is, so its lag is stable from here on.
   const auto lag = std::to_string(Projection(status, "poison_stop")["lag_events"].get<std::int64_t>());
   const auto state = Projection(status, "poison_stop")["state"].get<std::string>();
@@ -135,6 +142,7 @@ TEST_CASE("the status page shows the worker's facts in chromium, with and withou
   CHECK_THAT(dom, Catch::Contains("<tr data-projection=\"stream_stats\"><td>stream_stats</td>"));
   CHECK_THAT(dom, Catch::Contains("stopped at position"));
   CHECK_THAT(dom, Catch::Contains("cannot handle poison"));
+  CHECK_THAT(dom, Catch::Contains("paused by an operator on every partition"));
   // The chart: a polyline per projection over at least two samples.
   std::smatch line;
   REQUIRE(std::regex_search(dom, line, std::regex("<polyline points=\"([^\"]*)\"[^>]*data-projection=\"poison_stop\"")));
@@ -157,6 +165,8 @@ TEST_CASE("the status page shows the worker's facts in chromium, with and withou
   CHECK_THAT(still_dom, Catch::Contains("<td data-f=\"lag_events\">" + lag + "</td>"));
   CHECK_THAT(still_dom, Catch::Contains("data-state=\"" + state + "\">" + state + "</td>"));
   CHECK_THAT(still_dom, Catch::Contains("cannot handle poison"));
+  CHECK_THAT(still_dom, Catch::Contains("paused by an operator on every partition"));
+  CHECK_THAT(still_dom, Catch::Contains("data-state=\"paused\">paused</td>"));
   CHECK_THAT(still_dom, Catch::Contains("<tr data-projection=\"stream_stats\"><td>stream_stats</td>"));
   CHECK_THAT(still_dom, Catch::Contains("The chart is drawn by this page's script"));
   CHECK_THAT(still_dom, Catch::Contains("Figures as of this page's rendering"));

@@ -143,6 +143,14 @@ TEST_CASE("runner reasons name stopped partitions, the transaction holding the m
     CHECK(projd::http::RunnerReasons(s, r) ==
           std::vector<std::string>{"events wait but nothing committed lately", "last error: connection lost"});
   }
+  SECTION("paused by an operator, on every partition or on some") {
+    r = {};
+    r.state = RunnerState::kPaused;
+    r.paused = {true, {}};
+    CHECK(projd::http::RunnerReasons(s, r) == std::vector<std::string>{"paused by an operator on every partition"});
+    r.paused = {false, {3, 7}};
+    CHECK(projd::http::RunnerReasons(s, r) == std::vector<std::string>{"paused by an operator on partitions 3, 7"});
+  }
 }
 
 TEST_CASE("partitions read as ranges", "[http][status_page]") {
@@ -199,7 +207,7 @@ TEST_CASE("/status carries every field the page's script reads", "[http][status_
   for (const auto& p : j["projections"]) {
     for (const auto* f : {"name", "state", "partitions", "position", "lag_events", "lag_seconds", "events_processed",
                           "dead_letters", "parked_aggregates", "stopped_partitions", "last_error",
-                          "last_error_database"}) {
+                          "last_error_database", "paused"}) {
       CHECK(p.contains(f));
     }
   }
@@ -209,5 +217,5 @@ TEST_CASE("/status carries every field the page's script reads", "[http][status_
                         "pending_count", "last_error"}) {
     CHECK(j["persistence"].contains(f));
   }
-  for (const auto* f : {"ready", "reasons", "degraded"}) CHECK(j["ready"].contains(f));
+  for (const auto* f : {"ready", "reasons", "degraded", "paused"}) CHECK(j["ready"].contains(f));
 }

@@ -6,6 +6,7 @@
 
 #include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/http/status_json.h"
+#include "orchestrator/http/wait_endpoint.h"
 #include "orchestrator/runtime/readiness.h"
 
 namespace projd::http {
@@ -37,7 +38,8 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
     static const std::map<std::string, std::string> kMethods{
         {"/metrics", "GET"},           {"/healthz", "GET"},
         {"/readyz", "GET"},            {"/status", "GET"},
-        {"/persistence/stats", "GET"}, {"/persistence/circuit-breaker/reset", "POST"}};
+        {"/persistence/stats", "GET"}, {"/persistence/circuit-breaker/reset", "POST"},
+        {"/wait", "GET"}};
     const auto known = kMethods.find(path);
     if (known == kMethods.end()) return {404, kText, "not found: " + path + "\n"};
     if (req.method != known->second) {
@@ -52,6 +54,10 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
     }
     if (path == "/status") return Json(200, StatusJson(e.status()));
     if (path == "/persistence/stats") return Json(200, PersistenceStatsJson(e.status().persistence));
+    if (path == "/wait") {
+      if (!e.waits) return {503, kText, "waits are not available on this worker\n"};
+      return HandleWait(req, *e.waits, e.replica_set);
+    }
     if (const auto refusal = CrossSiteRefusal(req, "reset")) {
       return {403, kText,
               "forbidden: " + *refusal +

@@ -9,15 +9,20 @@
 #include <future>
 #include <string>
 
+#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "orchestrator/config/database_url.h"
 #include "tests/support/http_client.h"
+#include "tests/support/tcp_proxy.h"
 #include "tests/support/worker_fleet.h"
 
 using namespace std::chrono_literals;
 using projd::testing::HttpCall;
 using projd::testing::HttpResult;
+using projd::testing::RunProcess;
+using projd::testing::TcpProxy;
 using projd::testing::WaitFor;
 using projd::testing::WorkerFleet;
 
@@ -39,6 +44,29 @@ std::int64_t EventCount(WorkerFleet& fleet, const std::string& aggregate) {
 
 std::string WaitPath(const std::string& projection, std::int64_t position, const std::string& timeout) {
   return "/wait?projection=" + projection + "&position=" + std::to_string(position) + "&timeout=" + timeout;
+}
+
+std::string LibpqValue(const std::string& url, const std::string& key) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    return "";
+  }
+  std::string value;
+  for (auto* o = options; o->keyword != nullptr; ++o) {
+    if (key == o->keyword && o->val != nullptr) value = o->val;
+  }
+  PQconninfoFree(options);
+  return value;
+}
+
+// The test server's URL with its host:port replaced by the proxy's.
+std::string ThroughProxy(const std::string& url, int proxy_port) {
+  const auto target = LibpqValue(url, "host") + ":" + LibpqValue(url, "port");
+  const auto at = url.find(target);
+  if (at == std::string::npos) return "";
+  return url.substr(0, at) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(at + target.size());
 }
 
 // A worker that owns every partition and has stamped them.
@@ -97,11 +125,26 @@ TEST_CASE("a wait for a position no worker has processed times out: exit 1, fals
 
   CHECK_FALSE(fleet.db().Scalar<bool>("SELECT projd_wait('stream_stats', " + std::to_string(beyond) + ", '1s')"));
 
-  const auto http = HttpCall(port, "GET", WaitPath("stream_stats", beyond, "1s"), 20s);
+  // Longer than the server's 3 s request deadline: the wait is answered, not cut.
+  const auto http = HttpCall(port, "GET", WaitPath("stream_stats", beyond, "4s"), 20s);
   CHECK(http.status == 504);
   const auto body = nlohmann::json::parse(http.body);
   CHECK(body["processed"] == false);
   CHECK(body["behind"].size() == 16);
+
+  // A statement_timeout in the URL shorter than the wait does not cut it: each check is one
+  // short statement (one cut on a loaded machine is retried like any database error).
+  auto env = fleet.env();
+  env["DATABASE_URL"] = projd::WithConnectionParameter(fleet.db().url(), "options", "-c statement_timeout=200");
+  const auto short_statements = RunProcess(
+      {PROJD_BINARY, "wait", "stream_stats", "--position", std::to_string(beyond), "--timeout", "1s"}, env);
+  {
+    pqxx::connection probe(env["DATABASE_URL"]);  // the setting does reach the server
+    CHECK(pqxx::nontransaction(probe).exec1("SHOW statement_timeout")[0].as<std::string>() == "200ms");
+  }
+  CHECK(short_statements.exit_code == 1);
+  CHECK_THAT(short_statements.err, Catch::Contains("timed out after 1s"));
+  CHECK_THAT(short_statements.err, Catch::Contains("partition 0: checkpoint"));  // checks succeeded
 
   // Bad arguments: exit 2 naming the argument, 400.
   const auto bad_timeout = fleet.Projd({"wait", "stream_stats", "--position", "1", "--timeout", "soon"});
@@ -178,4 +221,43 @@ TEST_CASE("a projection whose Scope() skips the event's aggregate type counts as
   const auto again = fleet.Projd({"wait", "scoped_accounts", "--position", std::to_string(last), "--timeout", "30s"});
   INFO(again.out << again.err);
   CHECK(again.exit_code == 0);
+}
+
+TEST_CASE("projd wait rides out a database that hangs, and ends at its timeout when it stays unreachable",
+          "[cluster][wait][database]") {
+  WorkerFleet fleet;
+  StartOne(fleet, "w1");
+  const auto position = std::to_string(Append(fleet, "Account", "db-1"));
+  REQUIRE(fleet.Projd({"wait", "stream_stats", "--position", position, "--timeout", "30s"}).exit_code == 0);
+  TcpProxy proxy{LibpqValue(fleet.db().url(), "host"), std::stoi(LibpqValue(fleet.db().url(), "port"))};
+  auto env = fleet.env();
+  env["DATABASE_URL"] = ThroughProxy(fleet.db().url(), proxy.port());
+  REQUIRE_FALSE(env["DATABASE_URL"].empty());
+  const std::vector<std::string> wait{PROJD_BINARY, "wait", "stream_stats", "--position", position};
+
+  SECTION("a hang: it keeps trying and answers once the database does") {
+    proxy.Freeze();
+    auto waiting = std::async(std::launch::async, [&] {
+      auto argv = wait;
+      argv.insert(argv.end(), {"--timeout", "90s"});
+      return RunProcess(argv, env);
+    });
+    REQUIRE(WaitFor([&] { return proxy.connections() >= 1; }, 20s));
+    CHECK(waiting.wait_for(0s) == std::future_status::timeout);
+    proxy.Thaw();
+    const auto r = waiting.get();
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+  }
+  SECTION("refused all along: exit 1 at the timeout, with the last error") {
+    proxy.Refuse();
+    const auto started = std::chrono::steady_clock::now();
+    auto argv = wait;
+    argv.insert(argv.end(), {"--timeout", "2s"});
+    const auto r = RunProcess(argv, env);
+    CHECK(r.exit_code == 1);
+    CHECK(std::chrono::steady_clock::now() - started >= 2s);  // retried, not given up at once
+    CHECK_THAT(r.err, Catch::Contains("timed out after 2s"));
+    CHECK_THAT(r.err, Catch::Contains("last database error"));
+  }
 }

@@ -100,10 +100,18 @@ bool WaitService::Round() {
     } catch (const TransientError& e) {
       failure = e.what();
       failed = true;
-      logger_.Warn("database unavailable for /wait; retrying", {{"error", e.what()}});
+      if (const auto covered = outage_log_.Occur(clock_.Now())) {
+        logger_.Warn("database unavailable for /wait; retrying until each wait's timeout",
+                     {{"error", e.what()}, {"failures", std::to_string(covered)}});
+      }
       break;  // the same for every target: try again after the backoff
     }
     read.emplace(key, std::move(r));
+  }
+  if (!failed) {
+    if (const auto failures = outage_log_.End()) {
+      logger_.Info("database reachable again for /wait", {{"failures", std::to_string(failures)}});
+    }
   }
   std::list<Pending> finished;
   {

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "orchestrator/common/clock.h"
+#include "orchestrator/common/log_throttle.h"
 #include "orchestrator/common/logging.h"
 #include "orchestrator/waits/progress_store.h"
 
@@ -74,6 +75,7 @@ class WaitService {
   std::unique_ptr<ProgressStore> store_;
   const Clock& clock_;
   Logger logger_;
+  LogThrottle outage_log_{std::chrono::seconds(30)};  // the service's thread only
   WaitServiceOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -199,10 +199,13 @@ int RunWorker(const Invocation& invocation) {
                         c.database_schema);
   std::unique_ptr<Worker> worker;
   std::mutex worker_mu;  // the HTTP thread reads `worker` while start-up assigns it
-  // GET /wait: its own connection; each check is one short statement, so a short statement
-  // timeout keeps a hung server from holding the stop (WaitService::Stop waits for one check).
+  // GET /wait: its own connection. Each check is one short statement; short bounds on the
+  // connect and on each check (client side too: a frozen server) keep it from holding the
+  // stop, as WaitService::Stop waits for the check in progress.
   auto wait_db = Db(c, "waits");
-  wait_db.timeouts.statement = std::min(c.stale_worker_timeout, Duration(5000));
+  wait_db.timeouts.connect = std::chrono::seconds(2);
+  wait_db.timeouts.statement = std::min(c.stale_worker_timeout, Duration(2000));
+  wait_db.client_deadline = Duration(3000);
   WaitService waits(std::make_unique<pg::PgProgressStore>(wait_db), clock, logger.Child("wait"));
   // Declared after the worker: stopped and destroyed first. Up before the database is, so
   // /healthz answers and /readyz says why not ready during a slow start.

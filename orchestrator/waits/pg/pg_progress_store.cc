@@ -26,7 +26,9 @@ pqxx::connection& PgProgressStore::Conn() {
 WaitProgress PgProgressStore::Check(const WaitTarget& target) {
   try {
     return Translate("check the progress of " + target.projection, [&] {
-      pqxx::read_transaction tx(Conn());
+      auto& conn = Conn();
+      const SocketDeadline::Guard bounded(deadline_, conn.sock(), options_.client_deadline);
+      pqxx::read_transaction tx(conn);
       const auto rows = tx.exec_params(kLaggingSql, target.projection, target.position, target.replica_set);
       WaitProgress progress;
       progress.replica_set = target.replica_set;

@@ -97,7 +97,8 @@ bool WaitService::Round() {
     } catch (const PermanentError& e) {
       r.kind = WaitResult::Kind::kFailed;
       r.error = e.what();
-    } catch (const TransientError& e) {
+    } catch (const std::exception& e) {
+      // Transient, or anything unexpected: retried, as this thread must never end the worker.
       failure = e.what();
       failed = true;
       if (const auto covered = outage_log_.Occur(clock_.Now())) {

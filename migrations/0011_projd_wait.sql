@@ -7,7 +7,9 @@
 -- Lane keys as in orchestrator/versions/lane_key.h: version 1 is NAME, version N > 1 NAME@N.
 --
 --   projd_wait_lagging(projection, position, replica_set) lists the partitions that have
---     not processed it (none: processed). `projd wait` and the workers' GET /wait poll it.
+--     not processed it (none: processed), with their owner, whether a pause row covers them
+--     and the runner state their owner last reported (projd_partition_states, '' when none).
+--     `projd wait` and the workers' GET /wait poll it.
 --   projd_wait(projection, position, timeout, replica_set) polls it for applications and
 --     returns true once processed, false at the timeout.
 --
@@ -24,7 +26,8 @@
 -- configuration save and restore per call (0007), which is nothing next to a wait.
 
 CREATE OR REPLACE FUNCTION projd_wait_lagging(projection TEXT, "position" BIGINT, replica_set TEXT DEFAULT NULL)
-RETURNS TABLE (replica_set_name TEXT, lane TEXT, partition_no INT, checkpoint BIGINT, owner TEXT, paused BOOLEAN)
+RETURNS TABLE (replica_set_name TEXT, lane TEXT, partition_no INT, checkpoint BIGINT, owner TEXT, paused BOOLEAN,
+               state TEXT)
 LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
 #variable_conflict use_column
 DECLARE
@@ -67,18 +70,21 @@ BEGIN
     SELECT r.partitions INTO n FROM projd_replica_sets r WHERE r.name = rs;
     IF n IS NULL THEN
         -- No such replica set (yet): one row without a partition says so.
-        RETURN QUERY SELECT rs, lane_key, NULL::INT, NULL::BIGINT, NULL::TEXT, false;
+        RETURN QUERY SELECT rs, lane_key, NULL::INT, NULL::BIGINT, NULL::TEXT, false, NULL::TEXT;
         RETURN;
     END IF;
     RETURN QUERY
         SELECT rs, lane_key, p.p, c.position, coalesce(a.worker_name, ''),
                EXISTS (SELECT 1 FROM projd_projection_pauses z
-                        WHERE z.replica_set = rs AND z.projection = base AND z.partition IN (-1, p.p))
+                        WHERE z.replica_set = rs AND z.projection = base AND z.partition IN (-1, p.p)),
+               coalesce(st.state, '')
           FROM generate_series(0, n - 1) AS p(p)
           LEFT JOIN projd_checkpoints c
                  ON c.replica_set = rs AND c.projection = lane_key AND c.partition = p.p
           LEFT JOIN projd_assignments a
                  ON a.replica_set = rs AND a.partition = p.p
+          LEFT JOIN projd_partition_states st
+                 ON st.replica_set = rs AND st.projection = lane_key AND st.partition = p.p
          WHERE c.position IS NULL OR c.position < projd_wait_lagging."position"
          ORDER BY p.p;
 END

@@ -69,7 +69,8 @@ nlohmann::json BehindJson(const WaitProgress& progress) {
     behind.push_back({{"partition", p.partition},
                       {"checkpoint", p.checkpoint ? nlohmann::json(*p.checkpoint) : nlohmann::json()},
                       {"owner", p.owner},
-                      {"paused", p.paused}});
+                      {"paused", p.paused},
+                      {"state", p.state}});
   }
   return behind;
 }

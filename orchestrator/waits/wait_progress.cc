@@ -41,7 +41,9 @@ std::string DescribeBehind(const WaitTarget& target, const WaitProgress& progres
     } else {
       out << "no checkpoint yet";
     }
-    out << " (" << (p.owner.empty() ? "unassigned" : "owner " + p.owner) << (p.paused ? ", paused" : "") << ")\n";
+    out << " (" << (p.owner.empty() ? "unassigned" : "owner " + p.owner);
+    if (!p.state.empty()) out << ", state " << p.state;
+    out << (p.paused ? ", paused" : "") << ")\n";
     any_paused = any_paused || p.paused;
   }
   if (any_paused) {

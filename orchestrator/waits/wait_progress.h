@@ -23,6 +23,7 @@ struct LaggingPartition {
   std::optional<std::int64_t> checkpoint;  // none: the lane has no checkpoint row there yet
   std::string owner;                       // worker name of the assignment, "" when unassigned
   bool paused = false;                     // a pause row covers it (projd projections pause)
+  std::string state;                       // the runner state its owner last reported, "" when none
 };
 
 struct WaitProgress {
@@ -38,7 +39,7 @@ struct WaitProgress {
 // Parses "NAME" or "NAME@N" (N >= 1); nullopt with `error` set otherwise.
 std::optional<std::string> ValidWaitProjection(const std::string& text, std::string* error);
 
-// One line per lagging partition ("partition 3: checkpoint 41 (owner w1, paused)"), or why
+// One line per lagging partition ("partition 3: checkpoint 41 (owner w1, state stopped, paused)"), or why
 // nothing is known; for the timeout messages of `projd wait` and GET /wait.
 std::string DescribeBehind(const WaitTarget& target, const WaitProgress& progress);
 

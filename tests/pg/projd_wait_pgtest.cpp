@@ -236,6 +236,8 @@ TEST_CASE("PgProgressStore reports the partitions behind with their owners", "[p
   Checkpoints(db, "rs", "p", {9, 4});
   db.Exec("INSERT INTO projd_assignments (replica_set, partition, generation, worker_id, worker_name)"
           " VALUES ('rs', 1, 1, 'id-1', 'w1')");
+  db.Exec("INSERT INTO projd_partition_states (replica_set, projection, partition, worker_id, state)"
+          " VALUES ('rs', 'p', 1, 'id-1', 'stopped')");
   projd::pg::PgProgressStore store(db.options());
   auto progress = store.Check({"p", 5, "rs"});
   CHECK_FALSE(progress.processed());
@@ -244,9 +246,11 @@ TEST_CASE("PgProgressStore reports the partitions behind with their owners", "[p
   CHECK(progress.behind[0].partition == 1);
   CHECK(progress.behind[0].checkpoint == 4);
   CHECK(progress.behind[0].owner == "w1");
+  CHECK(progress.behind[0].state == "stopped");
   CHECK(progress.behind[1].partition == 2);
   CHECK_FALSE(progress.behind[1].checkpoint.has_value());
   CHECK(progress.behind[1].owner.empty());
+  CHECK(progress.behind[1].state.empty());
   Checkpoints(db, "rs", "p", {9, 5, 5});
   CHECK(store.Check({"p", 5, "rs"}).processed());
   // A replica set no worker registered: not processed, and said so.

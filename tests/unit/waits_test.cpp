@@ -31,7 +31,7 @@ WaitProgress Behind(int partition, std::int64_t checkpoint) {
   WaitProgress p;
   p.replica_set = "rs";
   p.lane = "p";
-  p.behind.push_back({partition, checkpoint, "w1", false});
+  p.behind.push_back({partition, checkpoint, "w1", false, ""});
   return p;
 }
 
@@ -186,11 +186,14 @@ TEST_CASE("GET /wait answers: 200 processed, 504 with the partitions behind, 503
   CHECK(projd::http::WaitAnswer(q, {WaitResult::Kind::kProcessed, Done(), ""}).status == 200);
   auto paused = Behind(2, 4);
   paused.behind[0].paused = true;
+  paused.behind[0].state = "paused";
   const auto timed_out = projd::http::WaitAnswer(q, {WaitResult::Kind::kTimedOut, paused, ""});
   CHECK(timed_out.status == 504);
   const auto body = nlohmann::json::parse(timed_out.body);
   CHECK(body["behind"][0]["partition"] == 2);
   CHECK(body["behind"][0]["paused"] == true);
+  CHECK(body["behind"][0]["state"] == "paused");
+  CHECK_THAT(body["message"].get<std::string>(), Catch::Contains("partition 2: checkpoint 4 (owner w1, state paused, paused)"));
   CHECK_THAT(body["message"].get<std::string>(), Catch::Contains("projd projections resume p"));
   CHECK(projd::http::WaitAnswer(q, {WaitResult::Kind::kStopped, {}, ""}).status == 503);
   CHECK(projd::http::WaitAnswer(q, {WaitResult::Kind::kFailed, {}, "no function"}).status == 500);

@@ -10,7 +10,7 @@ namespace {
 
 // The rule lives in the function; a NULL replica set lets it pick the only one.
 constexpr const char* kLaggingSql =
-    "SELECT replica_set_name, lane, partition_no, checkpoint, owner, paused"
+    "SELECT replica_set_name, lane, partition_no, checkpoint, owner, paused, state"
     " FROM projd_wait_lagging($1, $2, NULLIF($3, ''))";
 
 }  // namespace
@@ -44,6 +44,7 @@ WaitProgress PgProgressStore::Check(const WaitTarget& target) {
         if (!row[3].is_null()) p.checkpoint = row[3].as<std::int64_t>();
         p.owner = row[4].as<std::string>();
         p.paused = row[5].as<bool>();
+        p.state = row[6].as<std::string>();
         progress.behind.push_back(std::move(p));
       }
       return progress;

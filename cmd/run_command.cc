@@ -35,6 +35,8 @@
 #include "orchestrator/common/version.h"
 #include "orchestrator/runtime/worker.h"
 #include "orchestrator/runtime/worker_startup.h"
+#include "orchestrator/waits/pg/pg_progress_store.h"
+#include "orchestrator/waits/wait_service.h"
 #include "orchestrator/coordination/worker_id.h"
 #include "projections/projection_sink.h"
 #include <projd/registry.h>
@@ -199,6 +201,14 @@ int RunWorker(const Invocation& invocation) {
                         c.database_schema);
   std::unique_ptr<Worker> worker;
   std::mutex worker_mu;  // the HTTP thread reads `worker` while start-up assigns it
+  // GET /wait: its own connection. Each check is one short statement; short bounds on the
+  // connect and on each check (client side too: a frozen server) keep it from holding the
+  // stop, as WaitService::Stop waits for the check in progress.
+  auto wait_db = Db(c, "waits");
+  wait_db.timeouts.connect = std::chrono::seconds(2);
+  wait_db.timeouts.statement = std::min(c.stale_worker_timeout, Duration(2000));
+  wait_db.client_deadline = Duration(3000);
+  WaitService waits(std::make_unique<pg::PgProgressStore>(wait_db), clock, logger.Child("wait"));
   // Declared after the worker: stopped and destroyed first. Up before the database is, so
   // /healthz answers and /readyz says why not ready during a slow start.
   std::unique_ptr<http::HttpServer> server;
@@ -217,12 +227,15 @@ int RunWorker(const Invocation& invocation) {
     endpoints.http_figures = [&]() {
       return http::HttpFigures{server->open_connections(), server->evicted()};  // served only once started
     };
+    endpoints.waits = &waits;
+    endpoints.replica_set = c.replica_set;
     endpoints.reset_circuit_breaker = [&]() {
       std::lock_guard lock(worker_mu);
       if (worker) worker->ResetCircuitBreaker();
     };
     server = std::make_unique<http::HttpServer>(c.http_addr, http::MakeWorkerHandler(std::move(endpoints)),
                                                 logger.Child("http"));
+    waits.Start();
     server->Start();
     logger.Info("http listening", {{"addr", c.http_addr}, {"port", std::to_string(server->port())}});
   }
@@ -263,6 +276,7 @@ int RunWorker(const Invocation& invocation) {
   }
   worker->Start();
   const int code = RunUntilStopped(*worker, signals, c, logger);
+  waits.Stop();  // pending waits answer 503 now
   if (server) server->Stop();
   return code;
 }

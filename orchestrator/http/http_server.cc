@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <list>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <stdexcept>
 
 #include <boost/asio.hpp>
@@ -28,11 +30,26 @@ struct Connections {
   std::atomic<std::uint64_t> evicted{0};
 };
 
+// Sessions waiting for a deferred answer. Nothing of Asio holds them meanwhile, so the
+// server does (`parked`, destroyed before the io_context). A Respond reaches the loop
+// through the mailbox, which forgets the io_context when the server goes: a late answer
+// from another thread is then dropped instead of posted to a destroyed loop.
+struct Mailbox {
+  std::mutex mu;
+  asio::io_context* io = nullptr;
+};
+struct Deferred {
+  std::shared_ptr<Mailbox> mailbox = std::make_shared<Mailbox>();
+  std::unordered_map<Session*, std::shared_ptr<Session>> parked;
+};
+
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections)
-      : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections) {
+  Session(tcp::socket socket, const HttpHandler& handler, const HttpServerOptions& options, Connections& connections,
+          Deferred& deferred)
+      : stream_(std::move(socket)), handler_(handler), options_(options), connections_(connections),
+        deferred_(deferred) {
     at_ = connections_.by_activity.insert(connections_.by_activity.end(), this);
     ++connections_.open;
   }
@@ -86,7 +103,36 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // At the cap, do not keep a slot for a client that may never come back.
     const bool keep_alive = req.keep_alive() && connections_.open < options_.max_connections;
+    if (response.later) return Park(response.later, req.version(), keep_alive);
     Write(response, req.version(), keep_alive);
+  }
+
+  // Waits for a deferred answer: no read or write is pending, so no deadline runs.
+  void Park(const std::function<void(Respond)>& later, unsigned version, bool keep_alive) {
+    Touch();
+    deferred_.parked.emplace(this, shared_from_this());
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Respond respond = [mailbox = deferred_.mailbox, weak = weak_from_this(), answered, version,
+                       keep_alive](HttpResponse r) {
+      if (answered->exchange(true)) return;
+      std::lock_guard lock(mailbox->mu);
+      if (!mailbox->io) return;
+      asio::post(*mailbox->io, [weak, r = std::move(r), version, keep_alive] {
+        if (const auto self = weak.lock()) self->Unpark(r, version, keep_alive);
+      });
+    };
+    try {
+      later(std::move(respond));
+    } catch (const std::exception& e) {
+      Unpark({500, "text/plain; charset=utf-8", std::string("internal error: ") + e.what() + "\n"}, version, false);
+    }
+  }
+
+  void Unpark(const HttpResponse& r, unsigned version, bool keep_alive) {
+    const auto self = shared_from_this();  // erasing the parked entry must not end this call
+    if (deferred_.parked.erase(this) == 0) return;  // answered already
+    if (!stream_.socket().is_open()) return Close();  // evicted meanwhile
+    Write(r, version, keep_alive);
   }
 
   void Write(const HttpResponse& r, unsigned version, bool keep_alive) {
@@ -129,6 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpHandler& handler_;
   const HttpServerOptions& options_;
   Connections& connections_;
+  Deferred& deferred_;
   std::optional<std::list<Session*>::iterator> at_;  // empty once evicted or closed for good
 };
 
@@ -158,7 +205,13 @@ std::pair<std::string, unsigned short> ParseListenAddress(const std::string& add
 }
 
 struct HttpServer::Impl {
-  Impl(HttpHandler h, Logger l, HttpServerOptions o) : handler(std::move(h)), logger(std::move(l)), options(o) {}
+  Impl(HttpHandler h, Logger l, HttpServerOptions o) : handler(std::move(h)), logger(std::move(l)), options(o) {
+    deferred.mailbox->io = &io;
+  }
+  ~Impl() {
+    std::lock_guard lock(deferred.mailbox->mu);
+    deferred.mailbox->io = nullptr;  // late answers are dropped from now on
+  }
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -171,7 +224,7 @@ struct HttpServer::Impl {
           ++connections.evicted;
           ReportEvictions();
         }
-        std::make_shared<Session>(std::move(socket), handler, options, connections)->Run();
+        std::make_shared<Session>(std::move(socket), handler, options, connections, deferred)->Run();
       }
       Accept();
     });
@@ -194,6 +247,7 @@ struct HttpServer::Impl {
   Connections connections;
   std::optional<std::chrono::steady_clock::time_point> last_report;
   asio::io_context io{1};
+  Deferred deferred;  // after io: parked sessions go before the loop they belong to
   tcp::acceptor acceptor{io};
 };
 

@@ -10,6 +10,9 @@
 // probe is answered as soon as it sends its request. While the server is at its cap, answers
 // close their connection.
 //
+// A handler may answer later (HttpResponse::later, for long waits): the connection then waits
+// for the answer without the request deadline, and the loop goes on serving others.
+//
 // Thread-safety: Start and Stop from one thread; open_connections() and evicted() from any.
 #pragma once
 
@@ -42,11 +45,21 @@ struct HttpRequest {
   }
 };
 
+struct HttpResponse;
+// Answers a deferred request, from any thread. Only the first call counts; a call after the
+// connection closed or the server stopped does nothing.
+using Respond = std::function<void(HttpResponse)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers = {};  // extra fields, e.g. Allow
+  // Set by a handler that answers later: the server ignores the fields above, calls this on
+  // its loop thread with the Respond for the answer, and reads nothing more from the
+  // connection until it is answered (no request deadline meanwhile; at the connection cap
+  // it may still be closed to make room). Must not block.
+  std::function<void(Respond)> later = {};
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

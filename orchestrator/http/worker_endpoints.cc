@@ -7,6 +7,7 @@
 #include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/http/status_json.h"
 #include "orchestrator/http/status_page.h"
+#include "orchestrator/http/wait_endpoint.h"
 #include "orchestrator/runtime/readiness.h"
 
 namespace projd::http {
@@ -39,7 +40,8 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
         {"/metrics", "GET"},           {"/healthz", "GET"},
         {"/readyz", "GET"},            {"/status", "GET"},
         {"/persistence/stats", "GET"}, {"/persistence/circuit-breaker/reset", "POST"},
-        {"/", "GET"}};
+        {"/", "GET"},
+        {"/wait", "GET"}};
     const auto known = kMethods.find(path);
     if (known == kMethods.end()) return {404, kText, "not found: " + path + "\n"};
     if (req.method != known->second) {
@@ -55,6 +57,10 @@ HttpHandler MakeWorkerHandler(WorkerEndpoints e) {
     if (path == "/status") return Json(200, StatusJson(e.status()));
     if (path == "/") return StatusPageResponse(e.status());
     if (path == "/persistence/stats") return Json(200, PersistenceStatsJson(e.status().persistence));
+    if (path == "/wait") {
+      if (!e.waits) return {503, kText, "waits are not available on this worker\n"};
+      return HandleWait(req, *e.waits, e.replica_set);
+    }
     if (const auto refusal = CrossSiteRefusal(req, "reset")) {
       return {403, kText,
               "forbidden: " + *refusal +

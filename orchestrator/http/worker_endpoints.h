@@ -6,6 +6,7 @@
 //   GET  /status                              the worker as JSON (status_json)
 //   GET  /persistence/stats                   the persistence core's stats as JSON
 //   POST /persistence/circuit-breaker/reset   closes the breaker; returns the stats
+//   GET  /wait?projection=&position=&timeout= read-your-writes (wait_endpoint.h), answered later
 // A known path with another method gets 405 (with Allow), anything else 404.
 //
 // A mutating endpoint must not be reachable from a web page an operator happens to open (a
@@ -21,6 +22,7 @@
 #include "orchestrator/http/http_server.h"
 #include "orchestrator/http/metrics_exporter.h"
 #include "orchestrator/runtime/worker_status.h"
+#include "orchestrator/waits/wait_service.h"
 
 namespace projd::http {
 
@@ -28,6 +30,9 @@ struct WorkerEndpoints {
   std::function<WorkerStatus()> status;
   std::function<void()> reset_circuit_breaker;
   std::function<HttpFigures()> http_figures = {};  // optional: the serving HttpServer's figures
+  // GET /wait runs its waits here, for `replica_set`; none: /wait answers 503.
+  WaitService* waits = nullptr;
+  std::string replica_set = {};
 };
 
 HttpHandler MakeWorkerHandler(WorkerEndpoints endpoints);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -335,4 +336,42 @@ TEST_CASE("a local probe connects to loopback for wildcard listen addresses", "[
   CHECK(projd::http::LocalProbeAddress(":9091") == Address{"127.0.0.1", 9091});
   CHECK(projd::http::LocalProbeAddress("[::]:9092") == Address{"::1", 9092});
   CHECK(projd::http::LocalProbeAddress("10.1.2.3:9093") == Address{"10.1.2.3", 9093});
+}
+
+TEST_CASE("a deferred answer outlives the request deadline while the loop serves others", "[http][wait]") {
+  projd::http::HttpServerOptions options;
+  options.request_timeout = 300ms;
+  std::mutex mu;
+  std::vector<projd::http::Respond> parked;
+  HttpServer server(
+      "127.0.0.1:0",
+      [&](const HttpRequest& r) -> HttpResponse {
+        if (r.target != "/later") return {200, "text/plain", "now"};
+        HttpResponse later;
+        later.later = [&](projd::http::Respond respond) {
+          std::lock_guard lock(mu);
+          parked.push_back(std::move(respond));
+        };
+        return later;
+      },
+      Quiet(), options);
+  server.Start();
+  auto answer = std::async(std::launch::async, [&] { return HttpCall(server.port(), "GET", "/later", 30s); });
+  REQUIRE(projd::testing::WaitFor([&] { std::lock_guard lock(mu); return parked.size() == 1; }, 10s));
+  CHECK(HttpCall(server.port(), "GET", "/now").status == 200);  // the loop is free
+  // An idle client cut at the deadline: the deferred request has waited longer than that by now.
+  IdleConnection idle(server.port());
+  CHECK(idle.ClosedByServer(5s));
+  CHECK(answer.wait_for(0s) == std::future_status::timeout);
+  std::thread([&] {
+    std::lock_guard lock(mu);
+    parked[0]({200, "text/plain", "later"});
+    parked[0]({500, "text/plain", "twice"});  // only the first answer counts
+  }).join();
+  const auto r = answer.get();
+  CHECK(r.status == 200);
+  CHECK(r.body == "later");
+  server.Stop();
+  std::lock_guard lock(mu);
+  parked[0]({200, "text/plain", "after stop"});  // dropped, not posted to a stopped loop
 }

@@ -88,6 +88,12 @@ TEST_CASE("a paused projection is read by no worker across a handover and a rest
                                   " AND state = 'paused'") == fleet.Partitions();
   }, 10s));
 
+  // projd wait on a paused projection times out and says why.
+  const auto latest = fleet.db().Scalar<std::int64_t>("SELECT max(global_position) FROM events");
+  const auto wait = fleet.Projd({"wait", "stream_stats", "--position", std::to_string(latest), "--timeout", "1s"});
+  CHECK(wait.exit_code == 1);
+  CHECK_THAT(wait.out + wait.err, Catch::Contains("projd projections resume stream_stats"));
+
   // projd status, from the database: every partition paused, with its owner and the reason.
   const auto text = fleet.Projd({"status", "stream_stats"});
   INFO(text.out << text.err);
@@ -113,6 +119,7 @@ TEST_CASE("a paused projection is read by no worker across a handover and a rest
   CHECK_THAT(fleet.Worker("w1").Log(), !Catch::Contains("projection resumed"));
 
   Run(fleet, {"projections", "resume", "stream_stats"});
+  Run(fleet, {"wait", "stream_stats", "--position", std::to_string(latest), "--timeout", "30s"});
   REQUIRE(WaitFor([&] { return fleet.CaughtUp("stream_stats"); }, 30s));
   CHECK(fleet.StreamStatsMismatches() == 0);  // nothing lost, nothing twice
   const auto w2 = HttpCall(fleet.HttpPort("w2"), "GET", "/readyz");

@@ -1,8 +1,141 @@
-// `projd projections reset NAME --to-position P | --to-time T` (to be written).
+// `projd projections reset NAME[@N] --to-position P | --to-time T [--skip] [--dry-run]`: move
+// every checkpoint of a projection lane to one position as a generation change
+// (PgCoordinationStore::ResetProjection), without the Reset hook: the read model stays and the
+// running workers replay what lies above P (or skip what lies below it). docs/operations.md,
+// "Replaying or skipping part of a projection".
+#include <charconv>
+#include <iostream>
+#include <memory>
+#include <thread>
+
 #include "cmd/cli.h"
+#include "orchestrator/common/backoff.h"
+#include "orchestrator/common/errors.h"
+#include "orchestrator/coordination/pg/pg_coordination_store.h"
+#include "orchestrator/versions/lane_key.h"
+#include "orchestrator/versions/pg/pg_version_store.h"
 
 namespace projd::cli {
+namespace {
 
-void AddResetCommand(CLI::App& /*projections*/, Invocation& /*invocation*/) {}
+struct ResetArgs {
+  std::string name;
+  std::string to_position;
+  std::string to_time;
+  bool skip = false;
+  bool dry_run = false;
+};
+
+// The lane NAME@N names, or the active version of NAME (the binary's only version of it
+// when no worker registered versions yet). Unknown names are usage errors.
+std::string LaneOf(const Invocation& invocation, const pg::ConnectionOptions& db, const std::string& name) {
+  std::vector<std::unique_ptr<Projection>> created;
+  try {
+    created = invocation.registry->Create({name});
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const auto& first = *created.front();
+  if (name.find('@') != std::string::npos) return LaneKey(first.Name(), first.Version());
+  pg::PgVersionStore versions(db);
+  for (const auto& v : versions.List(invocation.loaded.config.replica_set)) {
+    if (v.projection == first.Name() && v.state == VersionState::kActive) return LaneKey(v.projection, v.version);
+  }
+  if (created.size() > 1) {
+    throw UsageError("no active version of " + name + " is recorded: name one, as " + name + "@N");
+  }
+  return LaneKey(first.Name(), first.Version());
+}
+
+// P from --to-position, or from --to-time through the events' created_at.
+std::int64_t TargetOf(const ResetArgs& args, pg::PgCoordinationStore& store) {
+  if (args.to_position.empty() == args.to_time.empty()) {
+    throw UsageError("give exactly one of --to-position and --to-time");
+  }
+  if (!args.to_time.empty()) {
+    if (!IsRfc3339Timestamp(args.to_time)) {
+      throw UsageError("--to-time: '" + args.to_time + "' is not an RFC 3339 timestamp (e.g. 2026-12-01T10:00:00Z)");
+    }
+    return store.PositionBefore(args.to_time);
+  }
+  std::int64_t p = 0;
+  const auto* end = args.to_position.data() + args.to_position.size();
+  const auto [ptr, ec] = std::from_chars(args.to_position.data(), end, p);
+  if (ec != std::errc() || ptr != end) throw UsageError("--to-position: '" + args.to_position + "' is not a position");
+  if (p < 0) throw UsageError("--to-position: " + Describe(ResetRefusal::kNegativeTarget, p, 0));
+  return p;
+}
+
+void PrintPlan(const ResetPlan& plan) {
+  for (const auto& m : plan.moves) std::cout << "  " << DescribeMove(m, true) << "\n";
+  std::cout << EventsMoving(plan.moves, ResetDirection::kBack) << " events would be replayed, "
+            << EventsMoving(plan.moves, ResetDirection::kForward) << " skipped (latest event " << plan.latest
+            << ", counts before the projection's scope filter)\n";
+}
+
+std::string FlagOf(const ResetArgs& args) { return args.to_time.empty() ? "--to-position" : "--to-time"; }
+
+// The reset, retried with backoff while the database is unavailable (nothing committed then).
+// Not after an in-doubt commit: a second reset would move the rows back again.
+ResetResult ResetWithRetries(pg::PgCoordinationStore& store, const std::string& replica_set, const std::string& lane,
+                             std::int64_t target, SkipPolicy skip) {
+  Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(8));
+  for (;;) {
+    try {
+      return store.ResetProjection(replica_set, lane, target, skip);
+    } catch (const TransientError& e) {
+      if (backoff.attempts() >= 5) throw;
+      const auto wait = backoff.Next();
+      std::cerr << "projd: reset failed (" << e.what() << "); retrying in " << wait.count() << " ms\n";
+      std::this_thread::sleep_for(wait);
+    } catch (const InDoubtError& e) {
+      throw InDoubtError(std::string(e.what()) +
+                         "; the reset may or may not have committed: check projd_checkpoints before trying again");
+    }
+  }
+}
+
+int RunReset(const Invocation& invocation, const ResetArgs& args) {
+  RequireDatabaseUrl(invocation);
+  const Config& c = invocation.loaded.config;
+  const pg::ConnectionOptions db{c.database_url, c.database_schema, "projd-reset"};
+  const auto lane = LaneOf(invocation, db, args.name);
+  pg::PgCoordinationStore store(db);
+  const auto target = TargetOf(args, store);
+  std::cout << "projection " << lane << " of replica set " << c.replica_set << ": to position " << target << "\n";
+  const auto plan = store.PlanReset(c.replica_set, lane, target);
+  if (args.dry_run || plan.refusal == ResetRefusal::kSkipNotConfirmed) PrintPlan(plan);
+  if (args.dry_run) return kExitOk;
+  const auto skip = args.skip ? SkipPolicy::kAllow : SkipPolicy::kRefuse;
+  const auto result = ResetWithRetries(store, c.replica_set, lane, target, skip);
+  if (result.refusal != ResetRefusal::kNone) {
+    const auto flag = result.refusal == ResetRefusal::kSkipNotConfirmed ? "--skip" : FlagOf(args);
+    throw UsageError(std::string(flag) + ": " + Describe(result.refusal, target, result.latest) + "; nothing changed");
+  }
+  for (const auto& m : result.moves) std::cout << "  " << DescribeMove(m, false) << "\n";
+  std::cout << result.moves.size() << " checkpoints moved as generation " << result.generation
+            << "; dead letters removed: " << result.dead_letters_removed
+            << "; running workers restart every partition from there\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddResetCommand(CLI::App& projections, Invocation& invocation) {
+  auto* cmd = projections.add_subcommand(
+      "reset", "move a projection's checkpoints to a position: replay what lies above it, or skip to it (--skip)");
+  AddConfigFlags(*cmd, invocation);
+  auto args = std::make_shared<ResetArgs>();
+  cmd->add_option("projection", args->name, "the projection (NAME: its active version, NAME@N: version N)")
+      ->required();
+  cmd->add_option("--to-position", args->to_position, "the position P: every checkpoint moves to P");
+  cmd->add_option("--to-time", args->to_time,
+                  "an RFC 3339 timestamp T: P is the position before the first event created at or after T");
+  cmd->add_flag("--skip", args->skip, "confirm that checkpoints below P move forward: those events are never applied");
+  cmd->add_flag("--dry-run", args->dry_run, "print each partition's move and the events it replays or skips; change nothing");
+  cmd->callback([&invocation, args] {
+    invocation.action = [&invocation, args] { return RunReset(invocation, *args); };
+  });
+}
 
 }  // namespace projd::cli

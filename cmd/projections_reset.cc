@@ -73,7 +73,13 @@ void PrintPlan(const ResetPlan& plan) {
             << ", counts before the projection's scope filter)\n";
 }
 
-std::string FlagOf(const ResetArgs& args) { return args.to_time.empty() ? "--to-position" : "--to-time"; }
+// The usage error of a refusal, naming the flag to change.
+UsageError Refused(const ResetArgs& args, ResetRefusal refusal, std::int64_t target, std::int64_t latest) {
+  std::string flag = args.to_time.empty() ? "--to-position" : "--to-time";
+  if (refusal == ResetRefusal::kSkipNotConfirmed) flag = "--skip";
+  if (refusal == ResetRefusal::kNoCheckpoints) flag = "projection";
+  return UsageError(flag + ": " + Describe(refusal, target, latest) + "; nothing changed");
+}
 
 // The reset, retried with backoff while the database is unavailable (nothing committed then).
 // Not after an in-doubt commit: a second reset would move the rows back again.
@@ -106,12 +112,14 @@ int RunReset(const Invocation& invocation, const ResetArgs& args) {
   const auto plan = store.PlanReset(c.replica_set, lane, target);
   if (args.dry_run || plan.refusal == ResetRefusal::kSkipNotConfirmed) PrintPlan(plan);
   if (args.dry_run) return kExitOk;
+  // Refused from the plan when it already shows why (the reset would wait for the batches in
+  // flight first); the reset's own transaction checks again on the rows it locked.
+  if (plan.refusal != ResetRefusal::kNone && !(args.skip && plan.refusal == ResetRefusal::kSkipNotConfirmed)) {
+    throw Refused(args, plan.refusal, target, plan.latest);
+  }
   const auto skip = args.skip ? SkipPolicy::kAllow : SkipPolicy::kRefuse;
   const auto result = ResetWithRetries(store, c.replica_set, lane, target, skip);
-  if (result.refusal != ResetRefusal::kNone) {
-    const auto flag = result.refusal == ResetRefusal::kSkipNotConfirmed ? "--skip" : FlagOf(args);
-    throw UsageError(std::string(flag) + ": " + Describe(result.refusal, target, result.latest) + "; nothing changed");
-  }
+  if (result.refusal != ResetRefusal::kNone) throw Refused(args, result.refusal, target, result.latest);
   for (const auto& m : result.moves) std::cout << "  " << DescribeMove(m, false) << "\n";
   std::cout << result.moves.size() << " checkpoints moved as generation " << result.generation
             << "; dead letters removed: " << result.dead_letters_removed

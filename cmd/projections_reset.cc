@@ -6,6 +6,7 @@
 #include <charconv>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cmd/cli.h"
@@ -47,8 +48,9 @@ std::string LaneOf(const Invocation& invocation, const pg::ConnectionOptions& db
   return LaneKey(first.Name(), first.Version());
 }
 
-// P from --to-position, or from --to-time through the events' created_at.
-std::int64_t TargetOf(const ResetArgs& args, pg::PgCoordinationStore& store) {
+// --to-position's value, after the checks that need no database (so that a wrong flag is
+// named even without DATABASE_URL); nullopt with --to-time.
+std::optional<std::int64_t> CheckFlags(const ResetArgs& args) {
   if (args.to_position.empty() == args.to_time.empty()) {
     throw UsageError("give exactly one of --to-position and --to-time");
   }
@@ -56,7 +58,7 @@ std::int64_t TargetOf(const ResetArgs& args, pg::PgCoordinationStore& store) {
     if (!IsRfc3339Timestamp(args.to_time)) {
       throw UsageError("--to-time: '" + args.to_time + "' is not an RFC 3339 timestamp (e.g. 2026-12-01T10:00:00Z)");
     }
-    return store.PositionBefore(args.to_time);
+    return std::nullopt;
   }
   std::int64_t p = 0;
   const auto* end = args.to_position.data() + args.to_position.size();
@@ -102,12 +104,14 @@ ResetResult ResetWithRetries(pg::PgCoordinationStore& store, const std::string& 
 }
 
 int RunReset(const Invocation& invocation, const ResetArgs& args) {
+  const auto position = CheckFlags(args);
   RequireDatabaseUrl(invocation);
   const Config& c = invocation.loaded.config;
   const pg::ConnectionOptions db{c.database_url, c.database_schema, "projd-reset"};
   const auto lane = LaneOf(invocation, db, args.name);
   pg::PgCoordinationStore store(db);
-  const auto target = TargetOf(args, store);
+  // --to-time: P from the events' created_at (PgCoordinationStore::PositionBefore).
+  const auto target = position ? *position : store.PositionBefore(args.to_time);
   std::cout << "projection " << lane << " of replica set " << c.replica_set << ": to position " << target << "\n";
   const auto plan = store.PlanReset(c.replica_set, lane, target);
   if (args.dry_run || plan.refusal == ResetRefusal::kSkipNotConfirmed) PrintPlan(plan);

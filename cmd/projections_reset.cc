@@ -83,18 +83,19 @@ UsageError Refused(const ResetArgs& args, ResetRefusal refusal, std::int64_t tar
   return UsageError(flag + ": " + Describe(refusal, target, latest) + "; nothing changed");
 }
 
-// The reset, retried with backoff while the database is unavailable (nothing committed then).
-// Not after an in-doubt commit: a second reset would move the rows back again.
-ResetResult ResetWithRetries(pg::PgCoordinationStore& store, const std::string& replica_set, const std::string& lane,
-                             std::int64_t target, SkipPolicy skip) {
+// `step()` (a read, or the reset), retried with backoff while the database is unavailable
+// (nothing committed then), with a line per attempt. Not after an in-doubt commit: a second
+// reset would move the rows back again.
+template <typename Fn>
+auto WithRetries(const char* what, Fn&& step) {
   Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(8));
   for (;;) {
     try {
-      return store.ResetProjection(replica_set, lane, target, skip);
+      return step();
     } catch (const TransientError& e) {
       if (backoff.attempts() >= 5) throw;
       const auto wait = backoff.Next();
-      std::cerr << "projd: reset failed (" << e.what() << "); retrying in " << wait.count() << " ms\n";
+      std::cerr << "projd: " << what << " failed (" << e.what() << "); retrying in " << wait.count() << " ms\n";
       std::this_thread::sleep_for(wait);
     } catch (const InDoubtError& e) {
       throw InDoubtError(std::string(e.what()) +
@@ -108,12 +109,13 @@ int RunReset(const Invocation& invocation, const ResetArgs& args) {
   RequireDatabaseUrl(invocation);
   const Config& c = invocation.loaded.config;
   const pg::ConnectionOptions db{c.database_url, c.database_schema, "projd-reset"};
-  const auto lane = LaneOf(invocation, db, args.name);
+  const auto lane = WithRetries("reading the projection versions", [&] { return LaneOf(invocation, db, args.name); });
   pg::PgCoordinationStore store(db);
   // --to-time: P from the events' created_at (PgCoordinationStore::PositionBefore).
-  const auto target = position ? *position : store.PositionBefore(args.to_time);
+  const auto target =
+      position ? *position : WithRetries("reading events.created_at", [&] { return store.PositionBefore(args.to_time); });
   std::cout << "projection " << lane << " of replica set " << c.replica_set << ": to position " << target << "\n";
-  const auto plan = store.PlanReset(c.replica_set, lane, target);
+  const auto plan = WithRetries("reading the checkpoints", [&] { return store.PlanReset(c.replica_set, lane, target); });
   if (args.dry_run || plan.refusal == ResetRefusal::kSkipNotConfirmed) PrintPlan(plan);
   if (args.dry_run) return kExitOk;
   // Refused from the plan when it already shows why (the reset would wait for the batches in
@@ -122,7 +124,8 @@ int RunReset(const Invocation& invocation, const ResetArgs& args) {
     throw Refused(args, plan.refusal, target, plan.latest);
   }
   const auto skip = args.skip ? SkipPolicy::kAllow : SkipPolicy::kRefuse;
-  const auto result = ResetWithRetries(store, c.replica_set, lane, target, skip);
+  const auto result =
+      WithRetries("reset", [&] { return store.ResetProjection(c.replica_set, lane, target, skip); });
   if (result.refusal != ResetRefusal::kNone) throw Refused(args, result.refusal, target, result.latest);
   for (const auto& m : result.moves) std::cout << "  " << DescribeMove(m, false) << "\n";
   std::cout << result.moves.size() << " checkpoints moved as generation " << result.generation

@@ -117,11 +117,14 @@ int RunReset(const Invocation& invocation, const ResetArgs& args) {
   std::cout << "projection " << lane << " of replica set " << c.replica_set << ": to position " << target << "\n";
   const auto plan = WithRetries("reading the checkpoints", [&] { return store.PlanReset(c.replica_set, lane, target); });
   if (args.dry_run || plan.refusal == ResetRefusal::kSkipNotConfirmed) PrintPlan(plan);
-  if (args.dry_run) return kExitOk;
   // Refused from the plan when it already shows why (the reset would wait for the batches in
-  // flight first); the reset's own transaction checks again on the rows it locked.
-  if (plan.refusal != ResetRefusal::kNone && !(args.skip && plan.refusal == ResetRefusal::kSkipNotConfirmed)) {
-    throw Refused(args, plan.refusal, target, plan.latest);
+  // flight first); the reset's own transaction checks again on the rows it locked. A dry run
+  // is refused the same way, except for the skip it is there to show.
+  const bool skip_shown = plan.refusal == ResetRefusal::kSkipNotConfirmed && (args.skip || args.dry_run);
+  if (plan.refusal != ResetRefusal::kNone && !skip_shown) throw Refused(args, plan.refusal, target, plan.latest);
+  if (args.dry_run) {
+    if (plan.refusal == ResetRefusal::kSkipNotConfirmed && !args.skip) std::cout << "(the reset needs --skip)\n";
+    return kExitOk;
   }
   const auto skip = args.skip ? SkipPolicy::kAllow : SkipPolicy::kRefuse;
   const auto result =

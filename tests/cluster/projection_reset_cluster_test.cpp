@@ -6,6 +6,7 @@
 // moved from are read from the command's output.
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <regex>
 
 #include "tests/support/appender.h"
@@ -288,4 +289,33 @@ TEST_CASE("a reset back judges dead-lettered events again: applied once fixed, d
     CHECK(fleet.db().Scalar<int>("SELECT count(*) FROM poison_skip_model WHERE position IN (" +
                                  std::to_string(poison) + "," + std::to_string(parked) + ")") == 0);
   }
+}
+
+TEST_CASE("NAME resets the active version's lane, NAME@N version N's", "[cluster][reset][versions]") {
+  WorkerFleet fleet(std::map<std::string, std::string>{{"PROJECTIONS", "ledger"}, {"VERSION_SWITCH", "manual"}});
+  fleet.UseBinary(PROJD_LEDGER_V1V2_WORKER);
+  const auto stable = fleet.db().schema();
+  fleet.Seed(300, 20, "v");
+  fleet.Start("w1");
+  REQUIRE(WaitFor([&] { return fleet.CaughtUp("ledger") && fleet.CaughtUp("ledger@2"); }, 60s));
+  const auto lane_of = [&](const std::string& name) {
+    const auto r = Reset(fleet, name, {"--to-position", "100", "--dry-run"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    return r.out.substr(0, r.out.find(" of replica set"));
+  };
+  CHECK(lane_of("ledger") == "projection ledger");  // version 1 is active, 2 is ready
+  CHECK(lane_of("ledger@2") == "projection ledger@2");
+  const auto promote = fleet.Projd({"versions", "promote", "ledger", "2"});
+  INFO(promote.out << promote.err);
+  REQUIRE(promote.exit_code == 0);
+  CHECK(lane_of("ledger") == "projection ledger@2");
+  CHECK(lane_of("ledger@1") == "projection ledger");
+  // A version this binary does not have is refused, even as a dry run.
+  CHECK(Reset(fleet, "ledger@3", {"--to-position", "100", "--dry-run"}).exit_code == 2);
+  fleet.Worker("w1").Signal(SIGTERM);
+  REQUIRE(fleet.Worker("w1").Wait(10s).has_value());
+  // The version schemas live beside the fleet's; PgTestSchema drops only its own.
+  fleet.db().Exec("DROP SCHEMA IF EXISTS " + stable + "_ledger_v1 CASCADE; DROP SCHEMA IF EXISTS " + stable +
+                  "_ledger_v2 CASCADE");
 }

@@ -46,9 +46,10 @@ class PgCoordinationStore final : public CoordinationStore {
   RebuildResult RebuildProjection(const std::string& replica_set, const std::string& projection,
                                   const std::function<void(pqxx::work&)>& reset_hook);
 
-  // `projd projections reset --dry-run`: reads (changes nothing) where each checkpoint of
-  // lane `projection` is, how many events of its partition lie between there and `target`,
-  // the latest event, and what ResetProjection would refuse under SkipPolicy::kRefuse.
+  // `projd projections reset`, before it resets (and all of a --dry-run): reads (changes
+  // nothing, locks nothing) where each checkpoint of lane `projection` is, how many events of
+  // its partition lie between there and `target`, the latest event, and what ResetProjection
+  // would refuse under SkipPolicy::kRefuse.
   ResetPlan PlanReset(const std::string& replica_set, const std::string& projection, std::int64_t target);
 
   // `projd projections reset`: one transaction under the replica-set row lock, like a

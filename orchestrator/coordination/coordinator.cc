@@ -230,10 +230,10 @@ void Coordinator::RestartOnLayoutChange(const AssignmentView& view) {
     logger_.Info("partition count changed; restarting every partition",
                  {{"from", std::to_string(change.previous_partitions)}, {"to", std::to_string(view.partitions)}});
   } else {
-    logger_.Info("a projection was rebuilt; restarting every partition from its checkpoints",
+    logger_.Info("a projection was rebuilt or reset; restarting every partition from its checkpoints",
                  {{"generation", std::to_string(view.rebuild_generation)}});
   }
-  // The split or the rebuild stamped every row: our old writes are fenced anyway.
+  // The split, the rebuild or the reset stamped the rows: our old writes are fenced anyway.
   ReleaseOwned(Vec(owned_), Release::kStop);
 }
 

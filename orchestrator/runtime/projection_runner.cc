@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "orchestrator/common/backoff.h"
 #include "orchestrator/config/database_url.h"
@@ -92,6 +93,7 @@ void ProjectionRunner::Take(int partition_count, const std::vector<Checkpoint>& 
       if (cp.key.projection != name_) continue;
       if (auto it = owned_.find(cp.key.partition); it != owned_.end() && it->second.generation == cp.generation) continue;
       owned_[cp.key.partition] = OwnedPartition{cp.generation, cp.position, cp.replay_until};
+      parked_stale_ = true;
     }
     last_progress_ = clock_.Now();
   }
@@ -200,7 +202,12 @@ bool ProjectionRunner::Pause(std::chrono::milliseconds timeout) {
 void ProjectionRunner::RefreshParked() {
   if (!dead_letters_) return;
   const auto now = clock_.Now();
-  if (parked_loaded_ && now - parked_refreshed_ < options_.poll_interval) return;
+  bool stale = false;
+  {
+    std::lock_guard lock(mu_);
+    stale = std::exchange(parked_stale_, false);
+  }
+  if (parked_loaded_ && !stale && now - parked_refreshed_ < options_.poll_interval) return;
   try {
     parked_ = dead_letters_->ParkedStreams(options_.replica_set, name_);
     parked_loaded_ = true;
@@ -210,6 +217,8 @@ void ProjectionRunner::RefreshParked() {
   } catch (const std::exception& e) {
     // Keep the last known set; a failed refresh is retried on the next batch.
     logger_.Warn("reading parked streams failed", {{"projection", name_}, {"error", e.what()}});
+    std::lock_guard lock(mu_);
+    parked_stale_ = parked_stale_ || stale;
   }
 }
 
@@ -414,6 +423,9 @@ bool ProjectionRunner::RefreshPositions() {
 }
 
 std::vector<DeadLetter> ProjectionRunner::TakeParked(std::vector<Event>& events) {
+  // Again here: a Take since the round's refresh (a restart after a rebuild or a reset) must
+  // not park events behind dead letters that were deleted.
+  RefreshParked();
   std::vector<DeadLetter> parked;
   if (parked_.empty()) return parked;
   std::vector<Event> kept;

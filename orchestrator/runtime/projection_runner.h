@@ -221,6 +221,10 @@ class ProjectionRunner {
   std::set<StreamId> parked_;  // the full identity, never the aggregate id alone
   Clock::Monotonic::time_point parked_refreshed_{};
   bool parked_loaded_ = false;
+  // Set by Take when a partition restarts under a new generation (a rebuild or a reset may
+  // have deleted dead letters): the parked streams are read again before the next delivery
+  // instead of up to poll_interval later. Guarded by mu_.
+  bool parked_stale_ = false;
   PoisonIsolation isolation_;  // handler failures: attempts, isolation, the handler's backoff
   std::string handler_error_;
   bool backlog_ = false;  // a full batch was delivered since the runner was last at the mark

@@ -33,6 +33,11 @@ class FakeDeadLetterStore final : public DeadLetterStore {
     std::lock_guard lock(mu_);
     letters_.push_back(std::move(letter));
   }
+  // Deletes every record above `position` (what a reset back does).
+  void DeleteAbove(std::int64_t position) {
+    std::lock_guard lock(mu_);
+    std::erase_if(letters_, [&](const DeadLetter& l) { return l.global_position > position; });
+  }
   std::vector<DeadLetter> letters() const {
     std::lock_guard lock(mu_);
     return letters_;

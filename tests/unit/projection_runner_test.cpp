@@ -399,6 +399,25 @@ TEST_CASE("a dead letter parks only its own stream, not the same aggregate id of
   CHECK(WaitFor([&] { return f.runner->Status().parked_aggregates == 1; }, 5s));
 }
 
+TEST_CASE("a partition restarted under a new generation reads the parked streams again before delivering",
+          "[runner][dead_letters][reset]") {
+  ParkingFixture f;
+  const StreamId stream{"sales", "A", "7"};
+  f.dead_letters->Preload({"rs", "poisoned", 99, stream, "Poison", false, "cannot handle poison", 2});
+  const auto deposited = f.reader->Append(0, stream, "Deposited");
+  f.RunToEnd(deposited);
+  REQUIRE(f.sink.applied().empty());  // parked behind the dead letter
+  REQUIRE(f.dead_letters->letters().size() == 2);
+
+  // A reset back to 0 (or a rebuild) deleted the dead letters and restarts the partition under
+  // generation 2. The fake clock stands still: only the restart can make the runner look again.
+  f.dead_letters->DeleteAbove(0);
+  f.runner->Take(4, {Checkpoint{{"rs", "poisoned", 0}, 0, 2, "w1"}});
+  REQUIRE(WaitFor([&] { return f.sink.applied() == std::vector<std::int64_t>{deposited}; }, 5s));
+  CHECK(f.dead_letters->letters().empty());
+  CHECK(f.runner->Status().parked_aggregates == 0);
+}
+
 namespace {
 
 // A sink whose every call fails with `error` while failing() is on, counting the attempts;

@@ -112,6 +112,34 @@ constexpr const char* kRebuildDeadLettersSql =
 constexpr const char* kRebuildBumpSql =
     "UPDATE projd_replica_sets SET generation = $2, rebuild_generation = $2, generation_formed_at = now()"
     " WHERE name = $1";
+// Reset: one lane's checkpoints to $3 under generation $4. A row moving back remembers how
+// far it had been (re-reading up to there is a replay); the dead letters above $3 go, as their
+// events are read again (a row moving forward has none above its old position).
+constexpr const char* kLatestEventSql = "SELECT coalesce(max(global_position), 0) FROM events";
+constexpr const char* kResetLockSql =
+    "SELECT partition, position FROM projd_checkpoints WHERE replica_set = $1 AND projection = $2"
+    " ORDER BY partition FOR UPDATE";
+constexpr const char* kResetCheckpointsSql =
+    "UPDATE projd_checkpoints SET"
+    " replay_until = CASE WHEN position > $3 THEN greatest(replay_until, position) ELSE replay_until END,"
+    " position = $3, generation = $4, writer = 'reset', updated_at = now()"
+    " WHERE replica_set = $1 AND projection = $2";
+constexpr const char* kResetDeadLettersSql =
+    "DELETE FROM projd_dead_letters WHERE replica_set = $1 AND projection = $2 AND global_position > $3";
+// The plan: each row with the events of its partition between its position and $3, in one
+// scan of the positions between the lowest and highest of them (primary key range).
+constexpr const char* kResetPlanSql =
+    "WITH c AS (SELECT partition, position FROM projd_checkpoints WHERE replica_set = $1 AND projection = $2),"
+    " b AS (SELECT min(least(position, $3::bigint)) AS lo, max(greatest(position, $3::bigint)) AS hi FROM c),"
+    " e AS (SELECT (coalesce(partition_hash, projd_fnv1a32(aggregate_id))"
+    "              % (SELECT partitions FROM projd_replica_sets WHERE name = $1))::int AS partition,"
+    "              global_position FROM events, b WHERE global_position > b.lo AND global_position <= b.hi)"
+    " SELECT c.partition, c.position, count(e.global_position) FROM c LEFT JOIN e ON e.partition = c.partition"
+    "  AND e.global_position > least(c.position, $3::bigint) AND e.global_position <= greatest(c.position, $3::bigint)"
+    " GROUP BY c.partition, c.position ORDER BY c.partition";
+constexpr const char* kPositionBeforeSql =
+    "SELECT coalesce(min(global_position) - 1, (SELECT coalesce(max(global_position), 0) FROM events))"
+    " FROM events WHERE created_at >= $1::timestamptz";
 constexpr const char* kSplitSetSql =
     "UPDATE projd_replica_sets SET partitions = $2, generation = $3, generation_formed_at = now()"
     " WHERE name = $1";
@@ -354,6 +382,54 @@ PgCoordinationStore::RebuildResult PgCoordinationStore::RebuildProjection(
     }
     tx.commit();
     return out;
+  });
+}
+
+ResetPlan PgCoordinationStore::PlanReset(const std::string& replica_set, const std::string& projection,
+                                         std::int64_t target) {
+  return Translate("plan the reset of " + projection, [&] {
+    pqxx::read_transaction tx(Conn());
+    ResetPlan plan;
+    plan.target = target;
+    plan.latest = tx.exec1(kLatestEventSql)[0].as<std::int64_t>();
+    for (const auto& r : tx.exec_params(kResetPlanSql, replica_set, projection, target)) {
+      plan.moves.push_back({r[0].as<int>(), r[1].as<std::int64_t>(), target, r[2].as<std::int64_t>()});
+    }
+    plan.refusal = CheckReset(target, plan.latest, plan.moves, SkipPolicy::kRefuse);
+    return plan;
+  });
+}
+
+ResetResult PgCoordinationStore::ResetProjection(const std::string& replica_set, const std::string& projection,
+                                                 std::int64_t target, SkipPolicy skip) {
+  return Translate("reset " + projection, [&] {
+    pqxx::work tx(Conn());
+    ResetResult out;
+    const auto set = tx.exec_params(kLockSetSql, replica_set);
+    out.latest = tx.exec1(kLatestEventSql)[0].as<std::int64_t>();
+    std::vector<PartitionMove> moves;
+    if (!set.empty()) {
+      for (const auto& r : tx.exec_params(kResetLockSql, replica_set, projection)) {
+        moves.push_back({r[0].as<int>(), r[1].as<std::int64_t>(), target, 0});
+      }
+    }
+    out.refusal = CheckReset(target, out.latest, moves, skip);
+    if (out.refusal != ResetRefusal::kNone) return out;  // rolled back: nothing changed
+    out.generation = set[0][0].as<std::int64_t>() + 1;
+    tx.exec_params0(kResetCheckpointsSql, replica_set, projection, target, out.generation);
+    out.dead_letters_removed = tx.exec_params(kResetDeadLettersSql, replica_set, projection, target).affected_rows();
+    tx.exec_params0(kRebuildBumpSql, replica_set, out.generation);
+    tx.exec_params(kNotifySql, Channel(options_.schema), replica_set);
+    tx.commit();
+    out.moves = std::move(moves);
+    return out;
+  });
+}
+
+std::int64_t PgCoordinationStore::PositionBefore(const std::string& rfc3339) {
+  return Translate("find the position before " + rfc3339, [&] {
+    pqxx::read_transaction tx(Conn());
+    return tx.exec_params1(kPositionBeforeSql, rfc3339)[0].as<std::int64_t>();
   });
 }
 

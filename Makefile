@@ -28,7 +28,7 @@ test: build
 tsan-unit: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS) --target projd_unit_tests
-	@TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/projd_unit_tests "[persistence],[breaker],[hwm],[runner],[prefetch],[standby],[versions]"
+	@TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/projd_unit_tests "[persistence],[breaker],[hwm],[runner],[prefetch],[standby],[versions],[wait],[control]"
 
 # Unit tests only (no database).
 unit: build

@@ -31,7 +31,7 @@ TEST_CASE("a reset's direction per partition and what it refuses", "[reset]") {
   CHECK_THAT(projd::Describe(ResetRefusal::kBeyondLatest, 101, 100), Catch::Contains("nothing to skip to"));
 }
 
-TEST_CASE("--to-time takes RFC 3339 date-times with a zone and nothing else", "[reset]") {
+TEST_CASE("a reset's --to-time takes RFC 3339 date-times with a zone and nothing else", "[reset]") {
   for (const auto* ok : {"2026-12-01T10:00:00Z", "2026-12-01t10:00:00z", "2026-12-01T10:00:00.250+01:00",
                          "2024-02-29T23:59:60-05:30", "2026-12-31T00:00:00+00:00"}) {
     INFO(ok);

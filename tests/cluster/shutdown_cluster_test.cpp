@@ -4,7 +4,6 @@
 // (unreachable). The shared server itself is never stopped: other tests use it.
 #include <catch2/catch.hpp>
 
-#include <libpq-fe.h>
 
 #include <chrono>
 #include <csignal>
@@ -20,7 +19,9 @@
 
 using namespace std::chrono_literals;
 using projd::testing::HttpCall;
+using projd::testing::LibpqValue;
 using projd::testing::TcpProxy;
+using projd::testing::ThroughProxy;
 using projd::testing::WaitFor;
 using projd::testing::WorkerFleet;
 
@@ -28,28 +29,6 @@ namespace {
 
 constexpr auto kShutdownTimeout = 3s;
 
-std::string LibpqValue(const std::string& url, const std::string& key) {
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
-  if (options == nullptr) {
-    PQfreemem(error);
-    return "";
-  }
-  std::string value;
-  for (auto* o = options; o->keyword != nullptr; ++o) {
-    if (key == o->keyword && o->val != nullptr) value = o->val;
-  }
-  PQconninfoFree(options);
-  return value;
-}
-
-// The test server's URL with its host:port replaced by the proxy's.
-std::string ThroughProxy(const std::string& url, int proxy_port) {
-  const auto target = LibpqValue(url, "host") + ":" + LibpqValue(url, "port");
-  const auto at = url.find(target);
-  if (at == std::string::npos) return "";
-  return url.substr(0, at) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(at + target.size());
-}
 
 // A worker on `proxy` that has processed every seeded event and holds async checkpoints
 // it cannot write: the test holds an EXCLUSIVE lock on projd_checkpoints (reads go on,

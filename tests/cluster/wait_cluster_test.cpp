@@ -9,7 +9,6 @@
 #include <future>
 #include <string>
 
-#include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -22,7 +21,9 @@ using namespace std::chrono_literals;
 using projd::testing::HttpCall;
 using projd::testing::HttpResult;
 using projd::testing::RunProcess;
+using projd::testing::LibpqValue;
 using projd::testing::TcpProxy;
+using projd::testing::ThroughProxy;
 using projd::testing::WaitFor;
 using projd::testing::WorkerFleet;
 
@@ -46,28 +47,6 @@ std::string WaitPath(const std::string& projection, std::int64_t position, const
   return "/wait?projection=" + projection + "&position=" + std::to_string(position) + "&timeout=" + timeout;
 }
 
-std::string LibpqValue(const std::string& url, const std::string& key) {
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
-  if (options == nullptr) {
-    PQfreemem(error);
-    return "";
-  }
-  std::string value;
-  for (auto* o = options; o->keyword != nullptr; ++o) {
-    if (key == o->keyword && o->val != nullptr) value = o->val;
-  }
-  PQconninfoFree(options);
-  return value;
-}
-
-// The test server's URL with its host:port replaced by the proxy's.
-std::string ThroughProxy(const std::string& url, int proxy_port) {
-  const auto target = LibpqValue(url, "host") + ":" + LibpqValue(url, "port");
-  const auto at = url.find(target);
-  if (at == std::string::npos) return "";
-  return url.substr(0, at) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(at + target.size());
-}
 
 // A worker that owns every partition and has stamped them.
 void StartOne(WorkerFleet& fleet, const std::string& name) {

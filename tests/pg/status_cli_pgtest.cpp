@@ -3,7 +3,6 @@
 // database that goes away, SIGTERM).
 #include <catch2/catch.hpp>
 
-#include <libpq-fe.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -20,7 +19,9 @@ using namespace std::chrono_literals;
 using projd::testing::ChildProcess;
 using projd::testing::PgTestSchema;
 using projd::testing::RunProcess;
+using projd::testing::LibpqValue;
 using projd::testing::TcpProxy;
+using projd::testing::ThroughProxy;
 using projd::testing::WaitFor;
 
 namespace {
@@ -65,28 +66,6 @@ std::size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string LibpqValue(const std::string& url, const std::string& key) {
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
-  if (options == nullptr) {
-    PQfreemem(error);
-    return "";
-  }
-  std::string value;
-  for (auto* o = options; o->keyword != nullptr; ++o) {
-    if (key == o->keyword && o->val != nullptr) value = o->val;
-  }
-  PQconninfoFree(options);
-  return value;
-}
-
-// The test server's URL with its host:port replaced by the proxy's.
-std::string ThroughProxy(const std::string& url, int proxy_port) {
-  const auto target = LibpqValue(url, "host") + ":" + LibpqValue(url, "port");
-  const auto at = url.find(target);
-  if (at == std::string::npos) return "";
-  return url.substr(0, at) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(at + target.size());
-}
 
 std::string LogPath(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("projd-status-" + name + "-" + std::to_string(::getpid()) + ".log"))

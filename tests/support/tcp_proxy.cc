@@ -6,10 +6,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include <cerrno>
 #include <stdexcept>
 
 namespace projd::testing {
+
+std::string LibpqValue(const std::string& url, const std::string& key) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    return "";
+  }
+  std::string value;
+  for (auto* o = options; o->keyword != nullptr; ++o) {
+    if (key == o->keyword && o->val != nullptr) value = o->val;
+  }
+  PQconninfoFree(options);
+  return value;
+}
+
+std::string ThroughProxy(const std::string& url, int proxy_port) {
+  const auto target = LibpqValue(url, "host") + ":" + LibpqValue(url, "port");
+  const auto at = url.find(target);
+  if (at == std::string::npos) return "";
+  return url.substr(0, at) + "127.0.0.1:" + std::to_string(proxy_port) + url.substr(at + target.size());
+}
 
 TcpProxy::TcpProxy(std::string target_host, int target_port)
     : target_host_(std::move(target_host)), target_port_(target_port) {

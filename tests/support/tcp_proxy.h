@@ -19,6 +19,11 @@
 
 namespace projd::testing {
 
+// The value libpq reads for `key` from a connection string or URL ("" when absent or unparsable).
+std::string LibpqValue(const std::string& url, const std::string& key);
+// `url` with its host:port replaced by 127.0.0.1:`proxy_port` ("" when it names none).
+std::string ThroughProxy(const std::string& url, int proxy_port);
+
 class TcpProxy {
  public:
   TcpProxy(std::string target_host, int target_port);
